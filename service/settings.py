@@ -1,0 +1,55 @@
+"""Settings in one place: environment variables with the prefix ``SMEMATCH_`` (pydantic-settings).
+
+Nothing is built here at import time: ``Settings()`` reads the environment when called, and the app,
+the CLI and the tests each make their own and pass it on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "project_home"]
+
+
+def project_home() -> Path:
+    """The project folder: the checkout this package lives in, else the current directory."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "pyproject.toml").exists() else Path.cwd().resolve()
+
+
+def _default_sqlite(name: str) -> str:
+    return f"sqlite:///{project_home() / name}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SMEMATCH_", env_file=None, extra="ignore")
+
+    home: Path = Field(default_factory=project_home)
+    database_url: str = Field(default_factory=lambda: _default_sqlite("smematch.db"))
+    data_dir: Path = Field(default_factory=lambda: project_home() / "data" / "sample")
+    models_dir: Path = Field(default_factory=lambda: project_home() / "models")
+    mlflow_tracking_uri: str = Field(default_factory=lambda: _default_sqlite("mlflow.db"))
+    mlflow_artifact_root: Path = Field(default_factory=lambda: project_home() / "mlartifacts")
+    mlflow_experiment: str = "smematch"
+    registered_model_name: str = "smematch-ranker"
+    mlflow_ui_url: str | None = None
+
+    # HTTP service
+    host: str = "127.0.0.1"
+    port: int = 8000
+    docs_enabled: bool = True
+    max_body_bytes: int = 64 * 1024
+    max_k: int = 50
+    # An optional bootstrap admin key (only its hash is kept in memory); keys normally come from `smematch keys`.
+    bootstrap_admin_key: str | None = None
+    log_level: str = "info"
+
+    @field_validator("max_body_bytes", "max_k", "port")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError(f"must be positive. Got {value} instead.")
+        return value
