@@ -12,7 +12,7 @@ import typer
 
 __all__ = ["app", "main"]
 
-COMMAND_MODULES = ("data", "setup", "recommend", "train", "serve", "batch", "realdata")
+COMMAND_MODULES = ("data", "store", "setup", "recommend", "train", "serve", "batch", "realdata")
 
 app = typer.Typer(
     name="smematch",
