@@ -4,6 +4,23 @@ Vocabularies (sectors, institution kinds, outcome statuses, problem categories) 
 the five things the system talks about: enterprises, their problems, institutions, outcomes and the
 recommendations that were shown. Tables (pandas frames) use the same field names as columns; see
 ``matching.tables`` for reading and validating them.
+
+The table contract (CSV files in a data folder; Parquet with the same columns also accepted)
+- `enterprises.csv`: enterprise_id (str), name (str; Chinese or English names), sector (one of SECTORS), region
+  (district name, str), employees (int >= 0), annual_revenue (float >= 0, yuan), founded (int year).
+- `problems.csv`: problem_id (str), enterprise_id (str, must exist), text (free text, 1..5000 chars, EN/ZH/mixed),
+  amount (float >= 0 or empty; money asked for, financing problems), stated_at (ISO date YYYY-MM-DD).
+- `institutions.csv`: institution_id (str), name, kind (one of INSTITUTION_KINDS), description (free text: what it
+  offers), sectors (semicolon-separated SECTORS it serves; empty = all), regions (semicolon-separated districts;
+  empty = all), min_amount, max_amount (floats or empty; lenders/guarantors only; min <= max), capacity (int >= 0,
+  cases per month), active (true/false).
+- `outcomes.csv`: outcome_id (str), problem_id (str, must exist), institution_id (str, must exist), status (one of
+  OUTCOME_STATUSES), amount (float >= 0 or empty; granted), recorded_at (ISO datetime), recorded_by (str).
+- Simulator-only extras (not part of the store): `ground_truth.parquet` (problem_id, institution_id, p_success: the
+  hidden true probability the pair ends `solved`), `problem_truth.csv` (problem_id, categories: semicolon-separated
+  true categories), `logging_policy.csv` (outcome_id, propensity: the probability the biased caseworker policy
+  chose that institution for that problem).
+Ids are strings like `E000001`, `P000001`, `I0001`, `O0000001`.
 """
 
 from __future__ import annotations
