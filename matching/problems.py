@@ -1,0 +1,129 @@
+"""Problems in, validated and prepared: normalised text, TF-IDF vectors, detected categories and the numeric
+context (sector, region, amount, enterprise size and age) as arrays.
+
+``validate_problems`` checks every row and raises one ``InvalidInput`` naming each bad field (and row, for
+more than one problem). ``prepare_problems`` returns a ``PreparedProblems`` the rest of the pipeline reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from matching.catalogue import Catalogue
+from matching.errors import InvalidInput, Issue
+from matching.lexicon import CategoryDetector, Detection
+from matching.records import MAX_TEXT_LENGTH, SECTORS, Problem
+from matching.text import has_content, normalize
+
+__all__ = ["PreparedProblems", "as_problem_frame", "validate_problems", "prepare_problems", "MAX_K"]
+
+MAX_K = 50
+OPTIONAL_COLUMNS = ("problem_id", "enterprise_id", "sector", "region", "amount", "employees",
+                    "annual_revenue", "founded", "stated_at")
+
+
+@dataclass(slots=True)
+class PreparedProblems:
+    frame: pd.DataFrame
+    normalized: list[str]
+    queries: sp.csr_matrix
+    detection: Detection
+    sector: np.ndarray  # index into SECTORS, -1 when not given
+    region: np.ndarray  # index into Catalogue.regions, -1 when not given
+    amount: np.ndarray
+    employees: np.ndarray
+    revenue: np.ndarray
+    age: np.ndarray  # years since founding at the time the problem was stated
+
+    def __len__(self) -> int:
+        return len(self.normalized)
+
+
+def as_problem_frame(problems: pd.DataFrame | Sequence[Problem] | Problem) -> pd.DataFrame:
+    """Problems as a frame with every optional column present (missing ones as None/NaN)."""
+    if isinstance(problems, Problem):
+        problems = [problems]
+    if isinstance(problems, pd.DataFrame):
+        frame = problems.reset_index(drop=True).copy()
+    else:
+        frame = pd.DataFrame([asdict(p) for p in problems])
+    if "text" not in frame.columns:
+        raise InvalidInput(Issue(column="text", expected="a column of problem texts", found="missing"))
+    for column in OPTIONAL_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    return frame
+
+
+def _none(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA or value is pd.NaT
+
+
+def validate_problems(frame: pd.DataFrame, *, regions: Sequence[str] = (), k: int | None = None) -> None:
+    """Raise one InvalidInput listing every bad field; ``row`` is set when there is more than one problem."""
+    issues: list[Issue] = []
+    many = len(frame) > 1
+
+    def add(row: int, column: str, expected: str, found: str) -> None:
+        issues.append(Issue(column=column, expected=expected, found=found, row=row + 1 if many else None))
+
+    if k is not None and not (isinstance(k, int | np.integer) and 1 <= k <= MAX_K):
+        issues.append(Issue(column="k", expected=f"an integer from 1 to {MAX_K}", found=repr(k)))
+    known_regions = set(regions)
+    sectors = set(SECTORS)
+    amounts = pd.to_numeric(frame["amount"], errors="coerce")
+    for row, (text, sector, region, amount, parsed) in enumerate(
+        zip(frame["text"], frame["sector"], frame["region"], frame["amount"], amounts, strict=True)
+    ):
+        if not isinstance(text, str) or not text.strip():
+            add(row, "text", "a non-empty problem statement", "empty text" if isinstance(text, str) else repr(text))
+        elif len(text) > MAX_TEXT_LENGTH:
+            add(row, "text", f"at most {MAX_TEXT_LENGTH} characters", f"{len(text)} characters")
+        elif not has_content(text):
+            add(row, "text", "words (letters, digits or Chinese characters)", "only punctuation or symbols")
+        if not _none(sector) and sector not in sectors:
+            add(row, "sector", f"one of {', '.join(SECTORS)}", repr(sector))
+        if not _none(region) and known_regions and region not in known_regions:
+            shown = ", ".join(sorted(known_regions)[:12]) + (" ..." if len(known_regions) > 12 else "")
+            add(row, "region", f"a known region ({shown})", repr(region))
+        if not _none(amount):
+            if np.isnan(parsed):
+                add(row, "amount", "a number", repr(amount))
+            elif parsed < 0:
+                add(row, "amount", "a number >= 0", repr(amount))
+    if issues:
+        raise InvalidInput(issues)
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+
+
+def prepare_problems(
+    frame: pd.DataFrame, *, catalogue: Catalogue, detector: CategoryDetector
+) -> PreparedProblems:
+    """Vectorise validated problems against a catalogue (its index and its list of regions)."""
+    normalized = [normalize(t) for t in frame["text"]]
+    sector_pos = {s: i for i, s in enumerate(SECTORS)}
+    region_pos = {r: i for i, r in enumerate(catalogue.regions)}
+    stated = pd.to_datetime(frame["stated_at"], errors="coerce")
+    year = stated.dt.year.to_numpy(dtype=np.float64)
+    year = np.where(np.isnan(year), float(pd.Timestamp.now().year), year)
+    founded = _numeric(frame, "founded")
+    return PreparedProblems(
+        frame=frame,
+        normalized=normalized,
+        queries=catalogue.index.transform(normalized),
+        detection=detector.detect(normalized),
+        sector=frame["sector"].map(sector_pos).fillna(-1).to_numpy(dtype=np.int64),
+        region=frame["region"].map(region_pos).fillna(-1).to_numpy(dtype=np.int64),
+        amount=_numeric(frame, "amount"),
+        employees=_numeric(frame, "employees"),
+        revenue=_numeric(frame, "annual_revenue"),
+        age=np.clip(year - founded, 0, None),
+    )

@@ -1,0 +1,194 @@
+"""Rankers: anything with ``score(features) -> array`` over the frame of ``matching.features``.
+
+    Ranker (Protocol)         name, version, escalate_below, score(features)
+     ├── BaselineRanker       text similarity + category-kind prior; needs no training (cold start)
+     ├── TextOnlyRanker       text similarity alone: the yardstick every trained model must beat
+     └── LearnedRanker        a fitted scikit-learn classifier's calibrated P(solved), from a bundle
+
+Bundles (``save_bundle``/``load_bundle``) are a folder with ``model.joblib`` and ``manifest.json`` (version,
+feature names, metrics, data digest, scikit-learn version); a bundle whose library version or features do not
+match this code is refused with ``IncompatibleModel``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+
+from matching.errors import IncompatibleModel, ModelError, NotFittedError
+from matching.features import FEATURE_NAMES
+
+__all__ = [
+    "Ranker",
+    "BaselineRanker",
+    "TextOnlyRanker",
+    "LearnedRanker",
+    "save_bundle",
+    "load_bundle",
+    "MODEL_FILE",
+    "MANIFEST_FILE",
+]
+
+MODEL_FILE = "model.joblib"
+MANIFEST_FILE = "manifest.json"
+
+
+@runtime_checkable
+class Ranker(Protocol):
+    name: str
+    version: str
+    escalate_below: float
+
+    def score(self, features: pd.DataFrame) -> np.ndarray: ...
+
+
+class BaselineRanker:
+    """A weighted sum of text similarity, category-kind prior, category overlap and fit, in [0, 1]."""
+
+    name = "baseline"
+    version = "baseline-1"
+
+    def __init__(self, *, escalate_below: float = 0.33, similarity_scale: float = 0.25) -> None:
+        self.escalate_below = escalate_below
+        self.similarity_scale = similarity_scale
+
+    def score(self, features: pd.DataFrame) -> np.ndarray:
+        text = np.clip(features["text_similarity"].to_numpy() / self.similarity_scale, 0.0, 1.0)
+        amount = np.nan_to_num(features["amount_fit"].to_numpy(), nan=0.5)
+        return (
+            0.25 * features["kind_prior"].to_numpy()
+            + 0.30 * features["category_overlap"].to_numpy()
+            + 0.30 * text
+            + 0.05 * features["sector_fit"].to_numpy()
+            + 0.05 * features["region_fit"].to_numpy()
+            + 0.05 * amount
+        )
+
+
+class TextOnlyRanker:
+    """Text similarity alone (the text-only baseline of every evaluation)."""
+
+    name = "text_only"
+    version = "text-only-1"
+
+    def __init__(self, *, escalate_below: float = 0.02) -> None:
+        self.escalate_below = escalate_below
+
+    def score(self, features: pd.DataFrame) -> np.ndarray:
+        return features["text_similarity"].to_numpy(dtype=np.float64)
+
+
+class LearnedRanker:
+    """A fitted classifier with ``predict_proba``; the score is the probability of class 1 (solved)."""
+
+    name = "learned"
+
+    def __init__(
+        self,
+        estimator: Any,
+        *,
+        version: str,
+        feature_names: tuple[str, ...] = FEATURE_NAMES,
+        escalate_below: float = 0.1,
+        manifest: dict[str, Any] | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.version = version
+        self.feature_names = tuple(feature_names)
+        self.escalate_below = escalate_below
+        self.manifest = dict(manifest or {})
+
+    def score(self, features: pd.DataFrame) -> np.ndarray:
+        if not hasattr(self.estimator, "predict_proba"):
+            raise NotFittedError("the estimator has no predict_proba: is it fitted?")
+        if len(features) == 0:
+            return np.zeros(0)
+        matrix = features.loc[:, list(self.feature_names)]
+        return self.estimator.predict_proba(matrix)[:, 1]
+
+
+def save_bundle(
+    ranker: LearnedRanker,
+    directory: str | Path,
+    *,
+    metrics: dict[str, float] | None = None,
+    data_digest: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model.joblib`` and ``manifest.json`` into ``directory`` (created); returns the folder."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "version": ranker.version,
+        "feature_names": list(ranker.feature_names),
+        "escalate_below": ranker.escalate_below,
+        "metrics": dict(metrics or {}),
+        "data_digest": data_digest,
+        "sklearn_version": sklearn.__version__,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **dict(extra or {}),
+    }
+    # Write to temporary names first, then rename: a reader never sees half a bundle.
+    model_tmp, manifest_tmp = folder / (MODEL_FILE + ".tmp"), folder / (MANIFEST_FILE + ".tmp")
+    joblib.dump(ranker.estimator, model_tmp, compress=3)
+    manifest_tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    model_tmp.replace(folder / MODEL_FILE)
+    manifest_tmp.replace(folder / MANIFEST_FILE)
+    ranker.manifest = manifest
+    return folder
+
+
+def load_bundle(directory: str | Path) -> LearnedRanker:
+    """Load and check a bundle: same scikit-learn version, same feature names, and a smoke prediction."""
+    folder = Path(directory)
+    try:
+        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"no model bundle at {folder}: {MANIFEST_FILE} is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelError(f"model bundle at {folder} has an unreadable manifest: {error}") from None
+    if not isinstance(manifest, dict):
+        raise ModelError(f"model bundle at {folder}: manifest must be a JSON object")
+    built_with = manifest.get("sklearn_version")
+    if built_with != sklearn.__version__:
+        raise IncompatibleModel(
+            f"model bundle at {folder} was built with scikit-learn {built_with}; "
+            f"this process runs {sklearn.__version__}"
+        )
+    features = tuple(manifest.get("feature_names") or ())
+    if features != FEATURE_NAMES:
+        missing = sorted(set(FEATURE_NAMES) - set(features))
+        unknown = sorted(set(features) - set(FEATURE_NAMES))
+        raise IncompatibleModel(
+            f"model bundle at {folder} expects different features (missing here: {missing or 'none'}; "
+            f"unknown here: {unknown or 'none'}; or a different order)"
+        )
+    try:
+        estimator = joblib.load(folder / MODEL_FILE)
+    except FileNotFoundError:
+        raise ModelError(f"no model bundle at {folder}: {MODEL_FILE} is missing") from None
+    except Exception as error:  # a corrupt pickle can raise nearly anything
+        raise ModelError(f"model bundle at {folder} could not be loaded: {type(error).__name__}: {error}") from None
+    ranker = LearnedRanker(
+        estimator,
+        version=str(manifest.get("version", "unknown")),
+        feature_names=features,
+        escalate_below=float(manifest.get("escalate_below", 0.1)),
+        manifest=manifest,
+    )
+    smoke = pd.DataFrame(np.zeros((2, len(features))), columns=list(features))
+    try:
+        scores = ranker.score(smoke)
+    except Exception as error:
+        detail = f"{type(error).__name__}: {error}"
+        raise ModelError(f"model bundle at {folder} fails a smoke prediction: {detail}") from None
+    if scores.shape != (2,) or not np.all(np.isfinite(scores)):
+        raise ModelError(f"model bundle at {folder} returns invalid scores on a smoke prediction")
+    return ranker

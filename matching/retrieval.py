@@ -1,0 +1,87 @@
+"""Sparse text retrieval: TF-IDF over institution profiles, scored for a whole batch in one sparse product.
+
+``TextIndex.fit(profiles)`` learns the vocabulary and IDF from institution profiles (name, kind, description,
+sectors); ``similarity(texts)`` returns the (texts x institutions) cosine matrix as one sparse-dense product;
+``top_k`` picks the best columns per row with ``argpartition`` (no Python loop over pairs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from matching.errors import NotFittedError
+from matching.text import analyze
+
+__all__ = ["TextIndex", "top_k"]
+
+
+class TextIndex:
+    """TF-IDF index of institution profiles with the bilingual analyser of ``matching.text``."""
+
+    def __init__(self, *, sublinear_tf: bool = True, min_df: int = 1) -> None:
+        self.sublinear_tf = sublinear_tf
+        self.min_df = min_df
+
+    def fit(self, profiles: Sequence[str]) -> TextIndex:
+        self.vectorizer_ = TfidfVectorizer(
+            analyzer=analyze, sublinear_tf=self.sublinear_tf, min_df=self.min_df, dtype=np.float32
+        )
+        matrix = self.vectorizer_.fit_transform(profiles)
+        self.documents_ = sp.csr_matrix(matrix.T, dtype=np.float32)  # terms x institutions, for Q @ D
+        self.terms_ = self.vectorizer_.get_feature_names_out()
+        return self
+
+    def _check(self) -> None:
+        if not hasattr(self, "vectorizer_"):
+            raise NotFittedError("TextIndex is not fitted yet: call fit(profiles) first.")
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        self._check()
+        return self.vectorizer_.transform(texts).tocsr()
+
+    def similarity(self, queries: sp.csr_matrix) -> np.ndarray:
+        """Dense (queries x institutions) cosine similarities of already transformed queries."""
+        self._check()
+        product = queries @ self.documents_
+        return product.toarray() if sp.issparse(product) else np.asarray(product)
+
+    def shared_terms(self, query_row: sp.csr_matrix, institution: int, limit: int = 4) -> list[str]:
+        """Readable terms a query shares with one institution's profile, heaviest first."""
+        column = self.documents_[:, institution]
+        shared = query_row.multiply(column.T).tocsr()
+        if shared.nnz == 0:
+            return []
+        order = np.argsort(-shared.data)
+        out: list[str] = []
+        for position in order:
+            term = self.terms_[shared.indices[position]]
+            if term.startswith("g:"):
+                continue  # trigrams only help matching; they mean nothing to a reader
+            text = term[2:]
+            if term.startswith("c:") and len(text) < 2:
+                continue
+            if text not in out:
+                out.append(text)
+            if len(out) >= limit:
+                break
+        return out
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and values of the k largest entries per row, best first (ties broken by column)."""
+    rows, columns = scores.shape
+    k = min(k, columns)
+    if k == 0:
+        return np.empty((rows, 0), dtype=np.int64), np.empty((rows, 0))
+    if k < columns:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        part = np.tile(np.arange(columns), (rows, 1))
+    values = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -values), axis=1)
+    index = np.take_along_axis(part, order, axis=1)
+    return index, np.take_along_axis(values, order, axis=1)
