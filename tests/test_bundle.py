@@ -1,0 +1,70 @@
+"""Model bundles: a learned ranker round-trips through a folder, and a bundle that does not fit is refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from engine_fixtures import city_institutions
+from matching import FEATURE_NAMES, IncompatibleModel, LearnedRanker, Matcher, ModelError, Problem
+from matching import load_bundle, save_bundle
+
+
+def fitted_ranker() -> LearnedRanker:
+    rng = np.random.default_rng(0)
+    features = pd.DataFrame(rng.random((200, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
+    target = (features["kind_prior"] + 0.2 * rng.random(200) > 0.6).astype(int)
+    model = make_pipeline(SimpleImputer(fill_value=0.0, strategy="constant", keep_empty_features=True),
+                          LogisticRegression()).fit(features, target)
+    return LearnedRanker(model, version="test-1", escalate_below=0.05)
+
+
+def test_a_saved_bundle_loads_and_scores_the_same(tmp_path: Path) -> None:
+    ranker = fitted_ranker()
+    save_bundle(ranker, tmp_path, metrics={"ndcg_at_5": 0.5}, data_digest="abc")
+    loaded = load_bundle(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["metrics"] == {"ndcg_at_5": 0.5} and manifest["data_digest"] == "abc"
+    assert loaded.version == "test-1"
+    matcher = Matcher(loaded).fit(city_institutions())
+    frame = pd.DataFrame(np.random.default_rng(1).random((5, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
+    assert np.allclose(loaded.score(frame), ranker.score(frame))
+    (result,) = matcher.recommend(Problem(text="loan"), k=2)
+    assert result.model_version == "test-1"
+
+
+def test_a_bundle_from_another_sklearn_version_is_refused(tmp_path: Path) -> None:
+    save_bundle(fitted_ranker(), tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["sklearn_version"] = "0.1.0"
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IncompatibleModel, match="scikit-learn 0.1.0"):
+        load_bundle(tmp_path)
+
+
+def test_a_bundle_with_other_features_is_refused(tmp_path: Path) -> None:
+    save_bundle(fitted_ranker(), tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["feature_names"] = manifest["feature_names"][:-1] + ["shoe_size"]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IncompatibleModel, match="shoe_size"):
+        load_bundle(tmp_path)
+
+
+def test_a_corrupt_model_file_is_refused(tmp_path: Path) -> None:
+    save_bundle(fitted_ranker(), tmp_path)
+    (tmp_path / "model.joblib").write_bytes(b"not a pickle at all")
+    with pytest.raises(ModelError, match="could not be loaded"):
+        load_bundle(tmp_path)
+
+
+def test_a_missing_bundle_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="manifest.json is missing"):
+        load_bundle(tmp_path / "nowhere")

@@ -1,0 +1,162 @@
+"""The Matcher: ranked, explained, eligible recommendations, or an escalation; bad input named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine_fixtures import city_institutions
+from matching import BaselineRanker, InvalidInput, Matcher, NotFittedError, Problem, TextOnlyRanker
+from matching.retrieval import top_k
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher().fit(city_institutions(), regions=["Qinghe", "Dongcheng", "Xicheng", "Riverside"])
+
+
+def test_an_unfitted_matcher_says_so() -> None:
+    with pytest.raises(NotFittedError):
+        Matcher().recommend(Problem(text="loan"))
+
+
+def test_a_loan_request_ranks_lenders_first_with_reasons(matcher: Matcher) -> None:
+    (result,) = matcher.recommend(Problem(text="We need a working capital loan", amount=200_000), k=3)
+    assert not result.escalate
+    assert result.institutions[0].kind in {"bank", "microcredit"}
+    assert "financing" in result.categories
+    assert [r.rank for r in result.institutions] == [1, 2, 3]
+    scores = [r.score for r in result.institutions]
+    assert scores == sorted(scores, reverse=True)
+    first = result.institutions[0]
+    assert any(reason.startswith("need detected: financing") for reason in first.reasons)
+    assert any(reason.startswith("eligibility passed") for reason in first.reasons)
+
+
+def test_matched_terms_are_named_in_the_reasons(matcher: Matcher) -> None:
+    (result,) = matcher.recommend(Problem(text="变压器增容"), k=1)
+    assert result.institutions[0].institution_id == "V03"
+    assert any("增容" in reason for reason in result.institutions[0].reasons)
+
+
+def test_an_inactive_institution_is_never_recommended(matcher: Matcher) -> None:
+    results = matcher.recommend(Problem(text="东城区厂房 场地 workshop space in Dongcheng", region="Dongcheng"), k=10)
+    assert all(r.institution_id != "V08" for r in results[0].institutions)
+    assert results[0].excluded.get("active", 0) >= 1
+
+
+def test_a_region_bound_institution_serves_only_its_regions(matcher: Matcher) -> None:
+    table = matcher.eligibility(Problem(text="farm loan", region="Xicheng", sector="agriculture"))
+    row = table.set_index("institution_id").loc["B02"]
+    assert not row["eligible"] and "region" in row["failed_rules"]
+
+
+def test_amount_outside_a_lenders_range_excludes_it(matcher: Matcher) -> None:
+    (result,) = matcher.recommend(Problem(text="small loan for the shop", amount=30_000_000), k=5)
+    assert "M01" not in {r.institution_id for r in result.institutions}
+    table = matcher.eligibility(Problem(text="small loan", amount=30_000_000)).set_index("institution_id")
+    assert table.loc["M01", "failed_rules"] == ("amount",)
+    assert table.loc["B04", "eligible"]  # its range reaches 50 million
+
+
+def test_no_capacity_left_excludes_the_institution() -> None:
+    load = pd.Series({"V03": 40})
+    matcher = Matcher().fit(city_institutions(), load=load)
+    (result,) = matcher.recommend(Problem(text="power outage, need grid connection"), k=5)
+    assert "V03" not in {r.institution_id for r in result.institutions}
+    assert result.excluded["capacity"] == 1
+
+
+def test_money_and_know_how_needs_get_both_kinds(matcher: Matcher) -> None:
+    text = "We need a loan to buy machinery and technical help to automate the line"
+    (result,) = matcher.recommend(Problem(text=text, sector="manufacturing", amount=1_000_000), k=3)
+    kinds = {r.kind for r in result.institutions}
+    assert kinds & {"bank", "microcredit"} and kinds & {"research_institute", "college"}
+
+
+def test_gibberish_is_escalated_not_answered(matcher: Matcher) -> None:
+    (result,) = matcher.recommend(Problem(text="zxqv plombus frandle"), k=5)
+    assert result.escalate and result.institutions == ()
+    assert result.escalate_reason
+
+
+def test_a_need_nobody_eligible_can_meet_is_escalated_with_the_rules(matcher: Matcher) -> None:
+    (result,) = matcher.recommend(Problem(text="loan", amount=900_000_000), k=5)
+    # lenders are all out of range; what remains does not fit a loan well enough
+    assert result.escalate
+    assert result.excluded["amount"] >= 8
+
+
+def test_results_come_back_in_input_order(matcher: Matcher) -> None:
+    problems = pd.DataFrame(
+        {"problem_id": ["a", "b", "c"], "text": ["贷款", "grid connection", "vocational training"]}
+    )
+    results = matcher.recommend(problems, k=2)
+    assert [r.problem_id for r in results] == ["a", "b", "c"]
+    assert results[1].institutions[0].kind == "government"
+    assert results[2].institutions[0].kind == "college"
+
+
+def test_chunked_scoring_equals_one_pass() -> None:
+    texts = ["loan", "担保", "ERP software", "boiler energy saving", "land", "training"] * 3
+    problems = pd.DataFrame({"text": texts})
+    whole = Matcher().fit(city_institutions()).recommend(problems, k=3)
+    chunked = Matcher(chunk_cells=30).fit(city_institutions()).recommend(problems, k=3)
+    assert [r.to_dict() for r in whole] == [r.to_dict() for r in chunked]
+
+
+def test_recommend_frame_has_a_row_per_problem_and_rank(matcher: Matcher) -> None:
+    frame = matcher.recommend_frame(pd.DataFrame({"problem_id": ["p1", "p2"], "text": ["loan", "zzzq vrrp"]}), k=2)
+    assert list(frame.loc[frame.problem_id == "p1", "rank"]) == [1, 2]
+    escalated = frame[frame.problem_id == "p2"]
+    assert len(escalated) == 1 and bool(escalated.escalate.iloc[0]) and escalated["rank"].iloc[0] == 0
+
+
+def test_with_ranker_swaps_the_model_and_keeps_the_index(matcher: Matcher) -> None:
+    other = matcher.with_ranker(TextOnlyRanker())
+    assert other.model_version == "text-only-1" and matcher.model_version == BaselineRanker.version
+    assert other.catalogue_ is matcher.catalogue_
+
+
+@pytest.mark.parametrize(
+    ("problem", "k", "field"),
+    [
+        (Problem(text=""), 5, "text"),
+        (Problem(text="   \n\t"), 5, "text"),
+        (Problem(text="!!! ??? 🎉🎉"), 5, "text"),
+        (Problem(text="x" * 5001), 5, "text"),
+        (Problem(text="loan", sector="mining"), 5, "sector"),
+        (Problem(text="loan", region="Atlantis"), 5, "region"),
+        (Problem(text="loan", amount=-5), 5, "amount"),
+        (Problem(text="loan"), 0, "k"),
+        (Problem(text="loan"), 51, "k"),
+    ],
+)
+def test_bad_input_names_the_field(matcher: Matcher, problem: Problem, k: int, field: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        matcher.recommend(problem, k=k)
+    assert [issue.column for issue in caught.value.issues] == [field]
+
+
+def test_every_bad_row_is_reported_together(matcher: Matcher) -> None:
+    problems = pd.DataFrame({"text": ["loan", "", "ok text"], "amount": [1.0, 2.0, -3.0]})
+    with pytest.raises(InvalidInput) as caught:
+        matcher.recommend(problems)
+    assert [(i.row, i.column) for i in caught.value.issues] == [(2, "text"), (3, "amount")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.floats(-5, 5, allow_nan=False), min_size=6, max_size=6), min_size=1, max_size=5),
+    st.integers(1, 8),
+)
+def test_top_k_agrees_with_a_full_sort(rows: list[list[float]], k: int) -> None:
+    scores = np.array(rows)
+    index, values = top_k(scores, k)
+    for row in range(len(scores)):
+        expected = sorted(range(scores.shape[1]), key=lambda j: (-scores[row, j], j))[: min(k, scores.shape[1])]
+        assert list(index[row]) == expected
+        assert list(values[row]) == [scores[row, j] for j in expected]

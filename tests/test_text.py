@@ -1,0 +1,50 @@
+"""Text normalisation and the bilingual analyser."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from matching.text import analyze, has_content, normalize, readable_terms
+
+
+def test_normalize_folds_full_width_case_and_spaces() -> None:
+    assert normalize("  ＬＯＡＮ　ｆｏｒ\tＣＮＣ  ") == "loan for cnc"
+
+
+@given(st.text(max_size=200))
+def test_normalize_is_idempotent(text: str) -> None:
+    assert normalize(normalize(text)) == normalize(text)
+
+
+def test_chinese_runs_become_character_unigrams_and_bigrams() -> None:
+    terms = analyze("贷款难")
+    assert {"c:贷", "c:款", "c:难", "c:贷款", "c:款难"} <= set(terms)
+
+
+def test_latin_words_get_word_terms_bigrams_and_trigrams_for_typos() -> None:
+    terms = set(analyze("equipment upgrade"))
+    assert "w:equipment" in terms and "w:equipment upgrade" in terms
+    # a typo shares most character trigrams with the correct word
+    typo = {t for t in analyze("equipmnet") if t.startswith("g:")}
+    right = {t for t in terms if t.startswith("g:")}
+    assert len(typo & right) >= 4
+
+
+def test_mixed_text_yields_both_scripts_in_one_vocabulary() -> None:
+    terms = set(analyze("需要 loan 贷款"))
+    assert "w:loan" in terms and "c:贷款" in terms
+
+
+def test_stop_words_are_dropped() -> None:
+    assert "w:the" not in analyze("the loan")
+
+
+def test_content_requires_letters_digits_or_cjk() -> None:
+    assert not has_content("!!! ??? 🎉🎉")
+    assert has_content("电")
+    assert has_content("x")
+
+
+def test_readable_terms_keep_text_order_without_duplicates() -> None:
+    assert readable_terms(normalize("Loan loan 贷款")) == ["loan", "贷款"]
