@@ -7,6 +7,7 @@ commands are thin: they validate, call one library function and shape its result
 from __future__ import annotations
 
 import importlib
+import logging
 
 import typer
 
@@ -21,6 +22,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens (to standard error)."),
+) -> None:
+    """Match small and micro enterprises with the institutions that can solve their problems."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"service.commands.{_name}").register(app)

@@ -16,7 +16,7 @@ out_console = Console()
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -26,9 +26,10 @@ def reported_errors() -> Iterator[None]:
     try:
         yield
     except InvalidInput as error:
-        err_console.print(f"[bold red]error:[/] {len(error.issues)} problem(s) in the input:", highlight=False)
+        heading = f"[bold red]error:[/] {len(error.issues)} problem(s) in the input:"
+        err_console.print(heading, highlight=False, soft_wrap=True)
         for issue in error.issues:
-            err_console.print(f"  - {issue}", highlight=False, markup=False)
+            err_console.print(f"  - {issue}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except SmematchError as error:
         raise fail(str(error)) from None
