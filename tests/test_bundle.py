@@ -12,9 +12,18 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
+from matching import (
+    FEATURE_NAMES,
+    IncompatibleModel,
+    LearnedRanker,
+    Matcher,
+    ModelError,
+    Problem,
+    load_bundle,
+    save_bundle,
+)
+
 from engine_fixtures import city_institutions
-from matching import FEATURE_NAMES, IncompatibleModel, LearnedRanker, Matcher, ModelError, Problem
-from matching import load_bundle, save_bundle
 
 
 def fitted_ranker() -> LearnedRanker:

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from service.cli import app
+
 from engine_fixtures import city_institutions
 from factories import valid_frames, write_tables
-from service.cli import app
 
 runner = CliRunner()
 

@@ -7,8 +7,9 @@ from collections import defaultdict
 
 import pytest
 
-from engine_fixtures import city_institutions, handwritten_cases
 from matching import Matcher, Problem
+
+from engine_fixtures import city_institutions, handwritten_cases
 
 CASES = handwritten_cases()
 

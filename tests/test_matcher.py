@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine_fixtures import city_institutions
 from matching import BaselineRanker, InvalidInput, Matcher, NotFittedError, Problem, TextOnlyRanker
 from matching.retrieval import top_k
+
+from engine_fixtures import city_institutions
 
 
 @pytest.fixture(scope="module")
