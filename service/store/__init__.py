@@ -1,0 +1,73 @@
+"""The store: SQLAlchemy 2 over SQLite (embedded default) or PostgreSQL, for tables, outcomes and logs.
+
+Inputs: a database URL (``Settings.database_url``, ``SMEMATCH_DATABASE_URL``) and validated
+``matching.tables.Tables``. Outputs: the same ``Tables`` back (``load_tables``), stored records, import
+summaries. Nothing is built at import time: callers make an engine with ``make_engine(url)``, create the
+schema once with ``create_schema(engine)`` and pass the engine to every function.
+
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    summary = import_tables(engine, read_tables("data/sample"))   # all or nothing, upsert on ids
+    tables = load_tables(engine)                                  # the frames read_tables returns
+    outcome, created = record_outcome(engine, Outcome(...))       # idempotent on outcome_id
+
+Modules: ``models`` (ORM schema), ``engine`` (URLs, SQLite pragmas, transactions), ``bulk`` (import and
+load), ``outcomes`` (idempotent outcome writes), ``log`` (the recommendation log), ``lookup`` (single
+records), ``errors`` (``OutcomeConflict``, ``StoreError``).
+"""
+
+from service.store.bulk import ImportSummary, Progress, TableCounts, count_rows, import_tables, load_tables
+from service.store.engine import create_schema, database_url, describe, make_engine, reading, writing
+from service.store.errors import OutcomeConflict, StoreError, translated_errors
+from service.store.log import LoggedRecommendation, get_logged, log_recommendation, log_recommendations, text_hash
+from service.store.lookup import get_enterprise, get_institution, get_outcome, get_problem, problems_of
+from service.store.models import (
+    ApiKeyRow,
+    Base,
+    EnterpriseRow,
+    InstitutionRow,
+    OutcomeRow,
+    ProblemRow,
+    RecommendationItemRow,
+    RecommendationRow,
+)
+from service.store.outcomes import naive_utc, record_outcome, utc_now
+
+__all__ = [
+    "make_engine",
+    "create_schema",
+    "database_url",
+    "describe",
+    "reading",
+    "writing",
+    "import_tables",
+    "load_tables",
+    "count_rows",
+    "ImportSummary",
+    "TableCounts",
+    "Progress",
+    "record_outcome",
+    "utc_now",
+    "naive_utc",
+    "log_recommendation",
+    "log_recommendations",
+    "LoggedRecommendation",
+    "get_logged",
+    "text_hash",
+    "get_enterprise",
+    "get_problem",
+    "get_institution",
+    "get_outcome",
+    "problems_of",
+    "OutcomeConflict",
+    "StoreError",
+    "translated_errors",
+    "Base",
+    "EnterpriseRow",
+    "ProblemRow",
+    "InstitutionRow",
+    "OutcomeRow",
+    "RecommendationRow",
+    "RecommendationItemRow",
+    "ApiKeyRow",
+]

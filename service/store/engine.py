@@ -1,0 +1,110 @@
+"""Database engines for the store: SQLite (embedded default) or PostgreSQL, from one URL.
+
+``make_engine(url)`` accepts ``sqlite:///path.db`` and ``postgresql://`` / ``postgres://`` /
+``postgresql+psycopg://`` URLs (the plain forms are upgraded to the psycopg 3 driver). On SQLite every
+connection gets ``journal_mode=WAL``, ``synchronous=FULL``, ``foreign_keys=ON`` and a busy timeout, and
+transactions are real SQLite transactions (``BEGIN``, reads included); ``writing(engine)`` opens one with
+``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout instead of failing on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from matching.errors import InvalidInput, Issue
+from service.store.errors import translated_errors
+from service.store.models import Base
+
+__all__ = ["make_engine", "create_schema", "database_url", "writing", "reading", "describe"]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_WRITE_OPTION = "smematch_write"
+
+
+def database_url(url: str | URL) -> URL:
+    """``url`` with the driver the store uses: psycopg 3 for PostgreSQL. A bad URL is ``InvalidInput``."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None
+    if parsed is None or parsed.get_backend_name() not in ("sqlite", "postgresql", "postgres"):
+        shown = describe(url) if parsed is not None else "an unreadable URL"
+        raise InvalidInput(
+            Issue(
+                column="database_url",
+                expected="a sqlite:///file.db or postgresql://user@host/database URL",
+                found=shown,
+            )
+        )
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def describe(url: str | URL) -> str:
+    """The URL as it may be shown to people: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str | URL, **options: Any) -> Engine:
+    """An engine for ``url``; ``options`` go to ``sqlalchemy.create_engine``."""
+    parsed = database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, **options)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True, **options)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the store's tables that do not exist yet (existing tables are left as they are)."""
+    with translated_errors():
+        Base.metadata.create_all(engine)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below, not the sqlite3 module, decide where transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A connection in a write transaction: committed on success, rolled back on any error."""
+    with engine.connect() as connection:
+        connection.execution_options(**{_WRITE_OPTION: True})
+        with connection.begin():
+            yield connection
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection in a read transaction that sees one consistent snapshot of the store."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            yield connection

@@ -1,0 +1,109 @@
+"""The recommendation log: what was shown, to whom, by which model, for audits and for unbiased training.
+
+Input: ``matching.records.Recommendation`` plus the problem text and the request. Stored: the request id, time,
+problem and enterprise ids, the SHA-256 of the text (never the text itself: the request's own ``text`` key
+is dropped too), the model version, the request as JSON and one item per ranked institution (rank,
+institution id, score and, when the caller knows it, the propensity: the probability the serving policy
+showed that institution at that rank). Output: the recommendation ids, in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from matching.errors import InvalidInput, Issue
+from matching.records import Recommendation
+from service.store.engine import reading, writing
+from service.store.errors import translated_errors
+from service.store.models import RecommendationItemRow, RecommendationRow
+from service.store.outcomes import naive_utc, utc_now
+
+__all__ = ["LoggedRecommendation", "log_recommendation", "log_recommendations", "text_hash", "get_logged"]
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRecommendation:
+    """One entry of the log, as given to ``log_recommendations`` and as returned by ``get_logged``."""
+
+    recommendation: Recommendation
+    text: str | None = None  # hashed, never stored
+    request: Mapping[str, Any] = field(default_factory=dict)
+    enterprise_id: str | None = None
+    propensities: Sequence[float | None] | None = None  # one per ranked institution
+    recommendation_id: str | None = None  # default: a new UUID
+    created_at: datetime | None = None  # default: now (UTC)
+    text_hash: str | None = None  # filled in from ``text`` when logging
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def log_recommendation(engine: Engine, recommendation: Recommendation, **details: Any) -> str:
+    """Log one recommendation; ``details`` are the other fields of ``LoggedRecommendation``. Returns its id."""
+    return log_recommendations(engine, [LoggedRecommendation(recommendation, **details)])[0]
+
+
+def log_recommendations(engine: Engine, entries: Iterable[LoggedRecommendation]) -> list[str]:
+    """Log many recommendations in one transaction (a batch run logs thousands). Returns their ids."""
+    heads: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    for entry in entries:
+        ranked = entry.recommendation.institutions
+        if entry.propensities is not None and len(entry.propensities) != len(ranked):
+            raise InvalidInput(
+                Issue(
+                    column="propensities",
+                    expected=f"one per ranked institution ({len(ranked)})",
+                    found=f"{len(entry.propensities)} values",
+                )
+            )
+        identifier = entry.recommendation_id or uuid.uuid4().hex
+        heads.append(
+            {
+                "recommendation_id": identifier,
+                "created_at": naive_utc(entry.created_at or utc_now()),
+                "problem_id": entry.recommendation.problem_id,
+                "enterprise_id": entry.enterprise_id,
+                "text_hash": entry.text_hash or text_hash(entry.text or ""),
+                "model_version": entry.recommendation.model_version,
+                "request": {key: value for key, value in entry.request.items() if key != "text"},
+            }
+        )
+        for position, shown in enumerate(ranked):
+            propensity = None if entry.propensities is None else entry.propensities[position]
+            items.append(
+                {
+                    "recommendation_id": identifier,
+                    "rank": shown.rank,
+                    "institution_id": shown.institution_id,
+                    "score": float(shown.score),
+                    "propensity": None if propensity is None else float(propensity),
+                }
+            )
+    if heads:
+        with translated_errors(), writing(engine) as connection:
+            connection.execute(RecommendationRow.__table__.insert(), heads)
+            if items:
+                connection.execute(RecommendationItemRow.__table__.insert(), items)
+    return [head["recommendation_id"] for head in heads]
+
+
+def get_logged(engine: Engine, recommendation_id: str) -> dict[str, Any] | None:
+    """One logged recommendation as plain data (its items ordered by rank), or None."""
+    heads, rows = RecommendationRow.__table__, RecommendationItemRow.__table__
+    with translated_errors(), reading(engine) as connection:
+        head = connection.execute(select(heads).where(heads.c.recommendation_id == recommendation_id)).first()
+        if head is None:
+            return None
+        shown = connection.execute(
+            select(rows).where(rows.c.recommendation_id == recommendation_id).order_by(rows.c.rank)
+        ).all()
+    return {**head._asdict(), "items": [row._asdict() for row in shown]}

@@ -1,0 +1,170 @@
+"""The store's schema as typed SQLAlchemy 2 ORM models, one class per table.
+
+The four contract tables (enterprises, problems, institutions, outcomes) mirror ``matching.tables.COLUMNS``
+column for column; ``recommendations`` with ``recommendation_items`` log what was shown (the text's hash,
+never the text); ``api_keys`` keep the SHA-256 of each key, never the key. Times are naive UTC everywhere.
+
+Checks that the database can enforce cheaply (non-negative numbers, vocabularies, min <= max) are declared
+here too, so that a row written by hand or by another tool cannot break the matching engine later.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from matching.records import INSTITUTION_KINDS, OUTCOME_STATUSES, SECTORS
+from matching.tables import MAX_ID_LENGTH
+
+__all__ = [
+    "Base",
+    "EnterpriseRow",
+    "ProblemRow",
+    "InstitutionRow",
+    "OutcomeRow",
+    "RecommendationRow",
+    "RecommendationItemRow",
+    "ApiKeyRow",
+    "CONTRACT_MODELS",
+]
+
+# JSONB on PostgreSQL: it has equality, which the import's change detection relies on.
+JsonList = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    listed = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=f"{column}_known")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {str: String(MAX_ID_LENGTH), datetime: DateTime(), float: Double()}
+
+
+class EnterpriseRow(Base):
+    __tablename__ = "enterprises"
+    __table_args__ = (
+        _one_of("sector", SECTORS),
+        CheckConstraint("employees >= 0", name="employees_not_negative"),
+        CheckConstraint("annual_revenue >= 0", name="annual_revenue_not_negative"),
+    )
+
+    enterprise_id: Mapped[str] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    sector: Mapped[str]
+    region: Mapped[str] = mapped_column(Text)
+    employees: Mapped[int] = mapped_column(Integer)
+    annual_revenue: Mapped[float | None]
+    founded: Mapped[int] = mapped_column(Integer)
+
+
+class ProblemRow(Base):
+    __tablename__ = "problems"
+    __table_args__ = (CheckConstraint("amount >= 0", name="problem_amount_not_negative"),)
+
+    problem_id: Mapped[str] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.enterprise_id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    amount: Mapped[float | None]
+    stated_at: Mapped[datetime]
+
+
+class InstitutionRow(Base):
+    __tablename__ = "institutions"
+    __table_args__ = (
+        _one_of("kind", INSTITUTION_KINDS),
+        CheckConstraint("capacity >= 0", name="capacity_not_negative"),
+        CheckConstraint("min_amount >= 0 AND max_amount >= 0", name="amounts_not_negative"),
+        CheckConstraint("min_amount <= max_amount", name="amount_range_ordered"),
+    )
+
+    institution_id: Mapped[str] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str]
+    description: Mapped[str] = mapped_column(Text)
+    sectors: Mapped[list[str]] = mapped_column(JsonList)  # empty: every sector
+    regions: Mapped[list[str]] = mapped_column(JsonList)  # empty: every region
+    min_amount: Mapped[float | None]
+    max_amount: Mapped[float | None]
+    capacity: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean)
+
+
+class OutcomeRow(Base):
+    __tablename__ = "outcomes"
+    __table_args__ = (
+        _one_of("status", OUTCOME_STATUSES),
+        CheckConstraint("amount >= 0", name="outcome_amount_not_negative"),
+    )
+
+    outcome_id: Mapped[str] = mapped_column(primary_key=True)
+    problem_id: Mapped[str] = mapped_column(ForeignKey("problems.problem_id"), index=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.institution_id"), index=True)
+    status: Mapped[str]
+    amount: Mapped[float | None]
+    recorded_at: Mapped[datetime] = mapped_column(index=True)
+    recorded_by: Mapped[str | None] = mapped_column(Text)
+
+
+class RecommendationRow(Base):
+    """One recommendation as shown. No foreign keys: the log must be writable whatever the tables hold."""
+
+    __tablename__ = "recommendations"
+
+    recommendation_id: Mapped[str] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    problem_id: Mapped[str | None] = mapped_column(index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(index=True)
+    text_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 hex of the problem text, UTF-8
+    model_version: Mapped[str] = mapped_column(String(200))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    items: Mapped[list[RecommendationItemRow]] = relationship(
+        back_populates="recommendation", cascade="all, delete-orphan", order_by="RecommendationItemRow.rank"
+    )
+
+
+class RecommendationItemRow(Base):
+    __tablename__ = "recommendation_items"
+
+    recommendation_id: Mapped[str] = mapped_column(
+        ForeignKey("recommendations.recommendation_id", ondelete="CASCADE"), primary_key=True
+    )
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    institution_id: Mapped[str] = mapped_column(index=True)
+    score: Mapped[float]
+    propensity: Mapped[float | None]  # probability that the serving policy showed it here, when known
+    recommendation: Mapped[RecommendationRow] = relationship(back_populates="items")
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    hash: Mapped[str] = mapped_column(String(128), unique=True)  # SHA-256 hex of the key
+    created_at: Mapped[datetime]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# The contract tables in ``matching.tables.TABLE_NAMES`` order.
+CONTRACT_MODELS: dict[str, type[Base]] = {
+    "enterprises": EnterpriseRow,
+    "problems": ProblemRow,
+    "institutions": InstitutionRow,
+    "outcomes": OutcomeRow,
+}
