@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from matching.errors import InvalidInput, Issue
-from matching.lexicon import CategoryDetector
+from matching.lexicon import CATEGORY_KIND_PRIOR, CategoryDetector
 from matching.records import INSTITUTION_KINDS, LENDER_KINDS, SECTORS
 from matching.retrieval import TextIndex
 from matching.text import normalize, readable_terms
@@ -56,6 +56,7 @@ class Catalogue:
     index: TextIndex
     position: dict[str, int]
     terms: list[frozenset[str]]  # readable profile terms, to say which terms a problem shares
+    category_fit: np.ndarray  # (CATEGORIES x institutions) float32: kind prior and profile overlap, for retrieval
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -145,4 +146,5 @@ def build_catalogue(
         index=TextIndex().fit(profiles),
         position={i: p for p, i in enumerate(ids)},
         terms=[frozenset(readable_terms(text)) for text in normalized],
+        category_fit=(0.3 * CATEGORY_KIND_PRIOR[:, kinds] + 0.35 * detection.confidence.T).astype(np.float32),
     )

@@ -1,7 +1,10 @@
 """Hard eligibility rules: active, region served, sector served, amount within a lender's range, capacity left.
 
-``eligibility_masks`` evaluates every rule for a batch of problems against the whole catalogue as boolean
-(problems x institutions) matrices, so the engine can both filter and say which rule excluded whom.
+``eligible_matrix`` gives, for a batch of problems against the whole catalogue, the boolean (problems x
+institutions) matrix of pairs that pass every rule, and per rule how many institutions it excluded for each
+problem (counted without materialising one matrix per rule: the rules that depend on one value of the problem
+are counted per distinct value, the amount rule with sorted ranges). ``eligibility_masks`` gives every rule's
+matrix, for explaining one problem in full.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import numpy as np
 from matching.catalogue import Catalogue
 from matching.problems import PreparedProblems
 
-__all__ = ["RULES", "RULE_TEXT", "eligibility_masks", "combine"]
+__all__ = ["RULES", "RULE_TEXT", "eligibility_masks", "eligible_matrix", "combine"]
 
 RULES: tuple[str, ...] = ("active", "region", "sector", "amount", "capacity")
 RULE_TEXT: dict[str, str] = {
@@ -23,31 +26,32 @@ RULE_TEXT: dict[str, str] = {
 }
 
 
+def _served(serves: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """(len(index) x institutions): True where served; an index of -1 (not given) passes everything."""
+    out = np.ones((len(index), serves.shape[0]), dtype=bool)
+    given = index >= 0
+    if given.any():
+        out[given] = serves[:, index[given]].T
+    return out
+
+
+def _amount_ok(amount: np.ndarray, catalogue: Catalogue) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        below = amount[:, None] < catalogue.min_amount[None, :]
+        above = amount[:, None] > catalogue.max_amount[None, :]
+    return ~(catalogue.is_lender[None, :] & (below | above))
+
+
 def eligibility_masks(
     problems: PreparedProblems, rows: np.ndarray, catalogue: Catalogue
 ) -> dict[str, np.ndarray]:
     """For each rule, a (len(rows) x institutions) matrix that is True where the pair passes the rule."""
     n, m = len(rows), len(catalogue)
-    region = problems.region[rows]
-    sector = problems.sector[rows]
-    amount = problems.amount[rows]
-    region_ok = np.ones((n, m), dtype=bool)
-    has_region = region >= 0
-    if has_region.any():
-        region_ok[has_region] = catalogue.serves_region[:, region[has_region]].T
-    sector_ok = np.ones((n, m), dtype=bool)
-    has_sector = sector >= 0
-    if has_sector.any():
-        sector_ok[has_sector] = catalogue.serves_sector[:, sector[has_sector]].T
-    with np.errstate(invalid="ignore"):
-        below = amount[:, None] < catalogue.min_amount[None, :]
-        above = amount[:, None] > catalogue.max_amount[None, :]
-    amount_ok = ~(catalogue.is_lender[None, :] & (below | above))
     return {
         "active": np.broadcast_to(catalogue.active[None, :], (n, m)),
-        "region": region_ok,
-        "sector": sector_ok,
-        "amount": amount_ok,
+        "region": _served(catalogue.serves_region, problems.region[rows]),
+        "sector": _served(catalogue.serves_sector, problems.sector[rows]),
+        "amount": _amount_ok(problems.amount[rows], catalogue),
         "capacity": np.broadcast_to((catalogue.capacity - catalogue.load > 0)[None, :], (n, m)),
     }
 
@@ -57,3 +61,40 @@ def combine(masks: dict[str, np.ndarray]) -> np.ndarray:
     for rule in RULES[1:]:
         out &= masks[rule]
     return out
+
+
+def _excluded_by_amount(amount: np.ndarray, catalogue: Catalogue) -> np.ndarray:
+    lenders = catalogue.is_lender
+    lows = np.sort(catalogue.min_amount[lenders & ~np.isnan(catalogue.min_amount)])
+    highs = np.sort(catalogue.max_amount[lenders & ~np.isnan(catalogue.max_amount)])
+    given = ~np.isnan(amount)
+    counts = np.zeros(len(amount), dtype=np.int64)
+    # a range excludes an amount below its minimum or above its maximum (never both, as min <= max)
+    counts[given] = (len(lows) - np.searchsorted(lows, amount[given], side="right")) + np.searchsorted(
+        highs, amount[given], side="left"
+    )
+    return counts
+
+
+def eligible_matrix(
+    problems: PreparedProblems, rows: np.ndarray, catalogue: Catalogue
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The pairs passing every rule, and per rule the number of institutions it excluded for each problem."""
+    static = catalogue.active & (catalogue.capacity - catalogue.load > 0)
+    region, sector, amount = problems.region[rows], problems.sector[rows], problems.amount[rows]
+    eligible = _served(catalogue.serves_region, region)
+    eligible &= _served(catalogue.serves_sector, sector)
+    if catalogue.is_lender.any() and not np.isnan(amount).all():
+        eligible &= _amount_ok(amount, catalogue)
+    eligible &= static[None, :]
+    m = len(catalogue)
+    not_region = m - catalogue.serves_region.sum(axis=0)
+    not_sector = m - catalogue.serves_sector.sum(axis=0)
+    excluded = {
+        "active": np.full(len(rows), int((~catalogue.active).sum())),
+        "region": np.where(region >= 0, not_region[np.maximum(region, 0)] if len(not_region) else 0, 0),
+        "sector": np.where(sector >= 0, not_sector[np.maximum(sector, 0)], 0),
+        "amount": _excluded_by_amount(amount, catalogue),
+        "capacity": np.full(len(rows), int((catalogue.capacity - catalogue.load <= 0).sum())),
+    }
+    return eligible, excluded

@@ -1,4 +1,4 @@
-"""Reasons in plain words for one recommended (problem, institution) pair, and kind diversification.
+"""Reasons in plain words for recommended (problem, institution) pairs, and kind diversification.
 
 Reasons name the detected need and why the institution's kind fits it, the terms the problem shares with the
 institution's profile, the features that lifted it above the other candidates (track record, sector and
@@ -7,15 +7,14 @@ district served, amount within range) and the eligibility checks it passed.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from matching.lexicon import CATEGORY_KIND_PRIOR
 from matching.records import CATEGORIES, INSTITUTION_KINDS, SECTORS
 
-__all__ = ["reasons_for", "diversify", "PREFERRED_KINDS", "CATEGORY_THRESHOLD"]
+__all__ = ["ChosenPairs", "explain_pairs", "diversify", "PREFERRED_KINDS", "CATEGORY_THRESHOLD"]
 
 CATEGORY_THRESHOLD = 0.35  # confidence from which a detected category counts as a stated need
 
@@ -38,77 +37,96 @@ def _money(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def reasons_for(
-    features: Mapping[str, float],
-    candidate_means: Mapping[str, float],
+@dataclass(slots=True)
+class ChosenPairs:
+    """The recommended pairs of a chunk, flattened: per pair its problem row, institution row and feature
+    values, plus ``track_mean`` (the mean track record over the problem's candidates) and readable terms."""
+
+    problem_rows: np.ndarray
+    institution_rows: np.ndarray
+    features: dict[str, np.ndarray]
+    track_mean: np.ndarray
+    shared_terms: list[list[str]]
+
+
+def explain_pairs(
+    pairs: ChosenPairs,
     *,
-    kind: int,
-    institution_categories: np.ndarray,
     confidence: np.ndarray,
-    shared_terms: list[str],
-    sector: int,
-    region: str | None,
-    amount: float,
-    min_amount: float,
-    max_amount: float,
-) -> tuple[str, ...]:
-    reasons: list[str] = []
-    fits = [
-        (confidence[c] * CATEGORY_KIND_PRIOR[c, kind] * (0.2 + institution_categories[c]), c)
-        for c in range(len(CATEGORIES))
-        if confidence[c] >= CATEGORY_THRESHOLD and CATEGORY_KIND_PRIOR[c, kind] > 0
-    ]
-    if fits:
-        _, best = max(fits)
-        reasons.append(
-            f"need detected: {CATEGORIES[best].replace('_', ' ')} ({confidence[best]:.0%} confident), "
-            f"which {_KIND_WORDS[INSTITUTION_KINDS[kind]]} handles"
-        )
-    if shared_terms:
-        reasons.append("matched terms: " + ", ".join(shared_terms))
-    rate, cases = features["track_success_rate"], math.expm1(features["track_cases_log"])
-    if not math.isnan(rate) and cases >= 3 and rate > candidate_means.get("track_success_rate", rate):
-        reasons.append(f"track record: about {rate:.0%} of {cases:.0f} past cases solved")
-    if features["sector_fit"] >= 1.0 and sector >= 0:
-        reasons.append(f"specialises in the {SECTORS[sector].replace('_', ' ')} sector")
-    if features["region_fit"] >= 1.0 and region:
-        reasons.append(f"serves the {region} district specifically")
-    if not math.isnan(features["amount_fit"]) and not math.isnan(amount):
-        reasons.append(
-            f"amount {_money(amount)} is within its range {_money(0 if math.isnan(min_amount) else min_amount)}"
-            f"-{_money(max_amount)}"
-        )
-    checks = ["active"]
-    if region:
-        checks.append("region")
-    if sector >= 0:
-        checks.append("sector")
-    if not math.isnan(amount) and not math.isnan(features["amount_fit"]):
-        checks.append("amount")
-    checks.append("capacity")
-    reasons.append("eligibility passed: " + ", ".join(checks))
-    return tuple(reasons)
+    sector: np.ndarray,
+    region: np.ndarray,
+    amount: np.ndarray,
+    regions: tuple[str, ...],
+    kinds: np.ndarray,
+    institution_categories: np.ndarray,
+    min_amount: np.ndarray,
+    max_amount: np.ndarray,
+) -> list[tuple[str, ...]]:
+    """Reasons for every chosen pair; the numeric work is vectorised over all pairs of the chunk."""
+    p, i = pairs.problem_rows, pairs.institution_rows
+    kind = kinds[i]
+    conf = confidence[p]  # pairs x categories
+    fit = conf * CATEGORY_KIND_PRIOR[:, kind].T * (0.2 + institution_categories[i])
+    fit[conf < CATEGORY_THRESHOLD] = 0.0
+    best = fit.argmax(axis=1)
+    has_fit = fit[np.arange(len(p)), best] > 0
+    best_conf = conf[np.arange(len(p)), best]
+    rate = pairs.features["track_success_rate"]
+    cases = np.expm1(pairs.features["track_cases_log"])
+    with np.errstate(invalid="ignore"):
+        good_track = (cases >= 3) & (rate > np.nan_to_num(pairs.track_mean, nan=-1.0))
+    sector_specific = (pairs.features["sector_fit"] >= 1.0) & (sector[p] >= 0)
+    region_specific = (pairs.features["region_fit"] >= 1.0) & (region[p] >= 0)
+    amount_known = ~np.isnan(pairs.features["amount_fit"]) & ~np.isnan(amount[p])
+    low = np.nan_to_num(min_amount[i], nan=0.0)
+    out: list[tuple[str, ...]] = []
+    for j in range(len(p)):
+        reasons: list[str] = []
+        if has_fit[j]:
+            reasons.append(
+                f"need detected: {CATEGORIES[best[j]].replace('_', ' ')} ({best_conf[j]:.0%} confident), "
+                f"which {_KIND_WORDS[INSTITUTION_KINDS[kind[j]]]} handles"
+            )
+        if pairs.shared_terms[j]:
+            reasons.append("matched terms: " + ", ".join(pairs.shared_terms[j]))
+        if good_track[j]:
+            reasons.append(f"track record: about {rate[j]:.0%} of {cases[j]:.0f} past cases solved")
+        if sector_specific[j]:
+            reasons.append(f"specialises in the {SECTORS[sector[p[j]]].replace('_', ' ')} sector")
+        if region_specific[j]:
+            reasons.append(f"serves the {regions[region[p[j]]]} district specifically")
+        checks = ["active"]
+        if region[p[j]] >= 0:
+            checks.append("region")
+        if sector[p[j]] >= 0:
+            checks.append("sector")
+        if amount_known[j]:
+            reasons.append(
+                f"amount {_money(amount[p[j]])} is within its range {_money(low[j])}-{_money(max_amount[i[j]])}"
+            )
+            checks.append("amount")
+        checks.append("capacity")
+        reasons.append("eligibility passed: " + ", ".join(checks))
+        out.append(tuple(reasons))
+    return out
 
 
-def diversify(
-    order: np.ndarray, kinds: np.ndarray, confidence: np.ndarray, k: int
-) -> np.ndarray:
-    """Pick k of the candidates (``order`` is best first) so that every stated need gets at least one
-    institution of a kind that fits it, when one is available; the rest by score. Returns positions into
-    ``order`` ranked best first."""
+def diversify(kinds: np.ndarray, confidence: np.ndarray, k: int) -> np.ndarray:
+    """Pick k candidates (``kinds`` of the candidates, best first) so that every stated need gets at least one
+    institution of a kind that fits it, when one is available; the rest by score. Returns the chosen positions,
+    best first."""
     needs = [c for c in np.argsort(-confidence) if confidence[c] >= CATEGORY_THRESHOLD and PREFERRED_KINDS[c]]
     chosen: list[int] = []
-    if len(needs) > 1:
-        for c in needs:
-            if len(chosen) >= k:
-                break
-            if any(int(kinds[order[p]]) in PREFERRED_KINDS[c] for p in chosen):
-                continue
-            for position in range(len(order)):
-                if position not in chosen and int(kinds[order[position]]) in PREFERRED_KINDS[c]:
-                    chosen.append(position)
-                    break
-    for position in range(len(order)):
+    for c in needs:
+        if len(chosen) >= k:
+            break
+        if any(int(kinds[p]) in PREFERRED_KINDS[c] for p in chosen):
+            continue
+        preferred = PREFERRED_KINDS[c]
+        fresh = next((p for p, kind in enumerate(kinds.tolist()) if kind in preferred and p not in chosen), None)
+        if fresh is not None:
+            chosen.append(fresh)
+    for position in range(len(kinds)):
         if len(chosen) >= k:
             break
         if position not in chosen:

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from matching.catalogue import Catalogue, build_catalogue
-from matching.eligibility import RULE_TEXT, RULES, combine, eligibility_masks
+from matching.eligibility import RULE_TEXT, RULES, eligibility_masks, eligible_matrix
 from matching.errors import NotFittedError
-from matching.explain import CATEGORY_THRESHOLD, diversify, reasons_for
-from matching.features import FEATURE_NAMES, pair_features, track_record
-from matching.lexicon import CategoryDetector, kind_prior
+from matching.explain import CATEGORY_THRESHOLD, ChosenPairs, diversify, explain_pairs
+from matching.features import pair_features, track_record
+from matching.lexicon import CategoryDetector
 from matching.problems import PreparedProblems, as_problem_frame, prepare_problems, validate_problems
 from matching.ranking import BaselineRanker, Ranker
 from matching.records import CATEGORIES, INSTITUTION_KINDS, Problem, RankedInstitution, Recommendation
@@ -29,7 +29,8 @@ from matching.text import readable_terms
 
 __all__ = ["Matcher", "Candidates"]
 
-_COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
+# The features the reasons speak of.
+_EXPLAINED = ("track_success_rate", "track_cases_log", "sector_fit", "region_fit", "amount_fit")
 
 
 @dataclass(slots=True)
@@ -41,6 +42,7 @@ class Candidates:
     text_similarity: np.ndarray
     row_max_similarity: np.ndarray  # per pair: the problem's best similarity over all institutions
     excluded: dict[str, np.ndarray]  # rule -> per problem of the chunk, institutions failing it
+    best_similarity: np.ndarray  # per problem of the chunk: its best similarity over all institutions
 
 
 class Matcher:
@@ -50,7 +52,7 @@ class Matcher:
         self,
         ranker: Ranker | None = None,
         *,
-        n_candidates: int = 40,
+        n_candidates: int = 24,
         chunk_cells: int = 8_000_000,
         diversify: bool = True,
         gibberish_similarity: float = 0.12,
@@ -120,12 +122,14 @@ class Matcher:
         """Top-n eligible institutions per problem by text similarity, category-kind prior and overlap."""
         catalogue = self.catalogue_
         similarity = catalogue.index.similarity(prepared.queries[rows])
-        masks = eligibility_masks(prepared, rows, catalogue)
-        eligible = combine(masks)
+        eligible, excluded = eligible_matrix(prepared, rows, catalogue)
         confidence = prepared.detection.confidence[rows]
-        prior = kind_prior(confidence)[:, catalogue.kinds]
-        overlap = (confidence @ catalogue.categories.T) / np.maximum(confidence.sum(axis=1), 1.0)[:, None]
-        retrieval = 0.3 * prior + 0.35 * overlap + 0.35 * np.clip(similarity / 0.25, 0.0, 1.0)
+        # Candidate score: scaled text similarity plus the category fit (kind prior and profile overlap) as
+        # one small matrix product; in float32 and in place, as this runs over every institution.
+        weights = (confidence / np.maximum(confidence.sum(axis=1), 1.0)[:, None]).astype(np.float32)
+        retrieval = np.clip(similarity, 0.0, 0.25)
+        retrieval *= np.float32(0.35 / 0.25)
+        retrieval += weights @ catalogue.category_fit
         retrieval[~eligible] = -1.0
         index, values = top_k(retrieval, n or self.n_candidates)
         keep = values > -1.0
@@ -137,7 +141,8 @@ class Matcher:
             institution_rows=institution_rows,
             text_similarity=similarity[local, institution_rows].astype(np.float64),
             row_max_similarity=row_max[local].astype(np.float64),
-            excluded={rule: (~masks[rule]).sum(axis=1) for rule in RULES},
+            excluded=excluded,
+            best_similarity=row_max.astype(np.float64),
         )
 
     def features(self, prepared: PreparedProblems, candidates: Candidates) -> pd.DataFrame:
@@ -194,74 +199,105 @@ class Matcher:
         candidates = self.candidates(prepared, rows, max(self.n_candidates, 3 * k))
         features = self.features(prepared, candidates)
         scores = np.asarray(ranker.score(features), dtype=np.float64)
-        matrix = features.to_numpy(dtype=np.float64)
-        bounds = np.searchsorted(candidates.problem_rows, np.append(rows, rows[-1] + 1))
-        out: list[Recommendation] = []
+        # Every problem's candidates, best first, in one sort: grouped by problem row, then by score.
+        order = np.lexsort((-scores, candidates.problem_rows))
+        clears = scores[order] >= ranker.escalate_below
+        bounds = np.searchsorted(candidates.problem_rows[order], np.append(rows, rows[-1] + 1))
+        confidence_all = prepared.detection.confidence
+        needs_many = ((confidence_all[rows] >= CATEGORY_THRESHOLD).sum(axis=1) > 1) & self.diversify
+        track = features["track_success_rate"].to_numpy(dtype=np.float64)
+        chosen_per_problem: list[np.ndarray | str] = []
         for local, row in enumerate(rows):
             start, stop = bounds[local], bounds[local + 1]
-            confidence = prepared.detection.confidence[row]
-            categories = {
-                CATEGORIES[c]: float(confidence[c])
-                for c in np.argsort(-confidence)
-                if confidence[c] >= CATEGORY_THRESHOLD
-            }
-            excluded = {rule: int(candidates.excluded[rule][local]) for rule in RULES}
-            excluded = {rule: n for rule, n in excluded.items() if n}
-            problem_id = prepared.frame.at[row, "problem_id"]
-            problem_id = None if problem_id is None or pd.isna(problem_id) else str(problem_id)
-
-            def escalation(reason: str, *, _pid=problem_id, _cat=categories, _exc=excluded) -> Recommendation:
-                return Recommendation(problem_id=_pid, institutions=(), categories=_cat, escalate=True,
-                                      escalate_reason=reason, model_version=ranker.version, excluded=_exc)
-
-            best_similarity = candidates.row_max_similarity[start] if stop > start else 0.0
-            if not categories and best_similarity < self.gibberish_similarity:
-                out.append(escalation("the text states no need we recognise and matches no institution's profile"))
-                continue
-            if stop == start:
-                detail = ", ".join(f"{RULE_TEXT[r]}: {n}" for r, n in excluded.items()) or "none"
-                out.append(escalation(f"no eligible institution in the city (excluded: {detail})"))
-                continue
-            segment = scores[start:stop]
-            order = np.argsort(-segment, kind="stable")
-            order = order[segment[order] >= ranker.escalate_below]
-            if len(order) == 0:
-                out.append(escalation(
-                    f"no institution fits well enough (best score {segment.max():.2f} is below "
+            if not (confidence_all[row] >= CATEGORY_THRESHOLD).any() and (
+                candidates.best_similarity[local] < self.gibberish_similarity
+            ):
+                chosen_per_problem.append("the text states no need we recognise and matches no institution's profile")
+            elif stop == start:
+                detail = ", ".join(f"{RULE_TEXT[r]}: {n[local]}" for r, n in candidates.excluded.items() if n[local])
+                chosen_per_problem.append(f"no eligible institution in the city (excluded: {detail or 'none'})")
+            elif not clears[start:stop].any():
+                chosen_per_problem.append(
+                    f"no institution fits well enough (best score {scores[order[start]]:.2f} is below "
                     f"{ranker.escalate_below:.2f})"
-                ))
-                continue
-            inst_rows = candidates.institution_rows[start:stop]
-            if self.diversify:
-                picked = order[diversify(order, catalogue.kinds[inst_rows[order]], confidence, k)]
-            else:
-                picked = order[:k]
-            picked = picked[np.argsort(-segment[picked], kind="stable")]
-            track = matrix[start:stop, _COL["track_success_rate"]]
-            track_mean = float(track[~np.isnan(track)].mean()) if (~np.isnan(track)).any() else np.nan
-            problem_terms = readable_terms(prepared.normalized[row]) + list(prepared.detection.terms[row])
-            region_index = prepared.region[row]
-            region = catalogue.regions[region_index] if region_index >= 0 else None
-            ranked = []
-            for rank, position in enumerate(picked, start=1):
-                institution = int(inst_rows[position])
-                values = dict(zip(FEATURE_NAMES, matrix[start + position], strict=True))
-                shared = [t for t in dict.fromkeys(problem_terms) if t in catalogue.terms[institution]][:4]
-                reasons = reasons_for(
-                    values, {"track_success_rate": track_mean}, kind=int(catalogue.kinds[institution]),
-                    institution_categories=catalogue.categories[institution],
-                    confidence=confidence, shared_terms=shared, sector=int(prepared.sector[row]),
-                    region=region, amount=float(prepared.amount[row]),
-                    min_amount=float(catalogue.min_amount[institution]),
-                    max_amount=float(catalogue.max_amount[institution]),
                 )
+            else:
+                passing = order[start:stop][clears[start:stop]]
+                if needs_many[local]:
+                    passing = passing[diversify(catalogue.kinds[candidates.institution_rows[passing]],
+                                                confidence_all[row], k)]
+                chosen_per_problem.append(passing[:k])
+        chosen = [c for c in chosen_per_problem if not isinstance(c, str)]
+        pairs = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
+        reasons = self._explain(prepared, candidates, features, pairs, track, order, bounds, rows)
+        return self._assemble(prepared, rows, candidates, chosen_per_problem, pairs, scores, reasons)
+
+    def _explain(self, prepared: PreparedProblems, candidates: Candidates, features: pd.DataFrame,
+                 pairs: np.ndarray, track: np.ndarray, order: np.ndarray, bounds: np.ndarray,
+                 rows: np.ndarray) -> list[tuple[str, ...]]:
+        catalogue = self.catalogue_
+        # Mean known track record over each problem's candidates, to say when an institution's is above it.
+        grouped = pd.Series(track[order]).groupby(np.repeat(np.arange(len(rows)), np.diff(bounds)))
+        track_mean = grouped.mean().reindex(range(len(rows))).to_numpy()
+        local_of = {int(row): local for local, row in enumerate(rows)}
+        problem_rows = candidates.problem_rows[pairs]
+        institution_rows = candidates.institution_rows[pairs]
+        terms: dict[int, list[str]] = {}
+        shared: list[list[str]] = []
+        for row, institution in zip(problem_rows.tolist(), institution_rows.tolist(), strict=True):
+            if row not in terms:
+                terms[row] = list(dict.fromkeys([*readable_terms(prepared.normalized[row]),
+                                                 *prepared.detection.terms[row]]))
+            profile = catalogue.terms[institution]
+            shared.append([t for t in terms[row] if t in profile][:4])
+        chosen = ChosenPairs(
+            problem_rows=problem_rows,
+            institution_rows=institution_rows,
+            features={name: features[name].to_numpy(dtype=np.float64)[pairs] for name in _EXPLAINED},
+            track_mean=track_mean[[local_of[int(r)] for r in problem_rows]] if len(pairs) else np.zeros(0),
+            shared_terms=shared,
+        )
+        return explain_pairs(
+            chosen, confidence=prepared.detection.confidence, sector=prepared.sector, region=prepared.region,
+            amount=prepared.amount, regions=catalogue.regions, kinds=catalogue.kinds,
+            institution_categories=catalogue.categories, min_amount=catalogue.min_amount,
+            max_amount=catalogue.max_amount,
+        )
+
+    def _assemble(self, prepared: PreparedProblems, rows: np.ndarray, candidates: Candidates,
+                  chosen_per_problem: list[np.ndarray | str], pairs: np.ndarray, scores: np.ndarray,
+                  reasons: list[tuple[str, ...]]) -> list[Recommendation]:
+        catalogue, version = self.catalogue_, self.ranker_.version
+        confidence_all = prepared.detection.confidence
+        problem_ids = prepared.frame["problem_id"].iloc[rows].tolist()
+        ids, names = catalogue.ids, catalogue.names
+        kinds = [INSTITUTION_KINDS[k] for k in catalogue.kinds]
+        institution_rows = candidates.institution_rows[pairs].tolist()
+        pair_scores = scores[pairs].tolist()
+        out: list[Recommendation] = []
+        cursor = 0
+        for local, (row, chosen) in enumerate(zip(rows.tolist(), chosen_per_problem, strict=True)):
+            confidence = confidence_all[row]
+            categories = {CATEGORIES[c]: float(confidence[c]) for c in np.argsort(-confidence)
+                          if confidence[c] >= CATEGORY_THRESHOLD}
+            excluded = {rule: int(n[local]) for rule, n in candidates.excluded.items() if n[local]}
+            problem_id = problem_ids[local]
+            problem_id = None if problem_id is None or pd.isna(problem_id) else str(problem_id)
+            if isinstance(chosen, str):
+                out.append(Recommendation(problem_id=problem_id, institutions=(), categories=categories,
+                                          escalate=True, escalate_reason=chosen, model_version=version,
+                                          excluded=excluded))
+                continue
+            ranked = []
+            for rank in range(1, len(chosen) + 1):
+                institution = institution_rows[cursor]
                 ranked.append(RankedInstitution(
-                    institution_id=str(catalogue.ids[institution]), name=str(catalogue.names[institution]),
-                    kind=INSTITUTION_KINDS[catalogue.kinds[institution]], score=float(segment[position]),
-                    rank=rank, reasons=reasons,
+                    institution_id=str(ids[institution]), name=str(names[institution]), kind=kinds[institution],
+                    score=pair_scores[cursor], rank=rank, reasons=reasons[cursor],
                 ))
+                cursor += 1
             out.append(Recommendation(problem_id=problem_id, institutions=tuple(ranked), categories=categories,
-                                      model_version=ranker.version, excluded=excluded))
+                                      model_version=version, excluded=excluded))
         return out
 
     def eligibility(self, problem: Problem) -> pd.DataFrame:

@@ -82,6 +82,13 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     else:
         part = np.tile(np.arange(columns), (rows, 1))
     values = np.take_along_axis(scores, part, axis=1)
+    # argpartition picks arbitrarily among values tied at the k-th place: redo those rows with a stable sort,
+    # so the result (and a batch run) never depends on chunking or the partition's internals.
+    kth = values.min(axis=1)
+    tied = np.nonzero((scores >= kth[:, None]).sum(axis=1) > k)[0]
+    if len(tied):
+        part[tied] = np.argsort(-scores[tied], axis=1, kind="stable")[:, :k]
+        values[tied] = np.take_along_axis(scores[tied], part[tied], axis=1)
     order = np.lexsort((part, -values), axis=1)
     index = np.take_along_axis(part, order, axis=1)
     return index, np.take_along_axis(values, order, axis=1)

@@ -92,9 +92,7 @@ def test_a_need_nobody_eligible_can_meet_is_escalated_with_the_rules(matcher: Ma
 
 
 def test_results_come_back_in_input_order(matcher: Matcher) -> None:
-    problems = pd.DataFrame(
-        {"problem_id": ["a", "b", "c"], "text": ["贷款", "grid connection", "vocational training"]}
-    )
+    problems = pd.DataFrame({"problem_id": ["a", "b", "c"], "text": ["贷款", "grid connection", "vocational training"]})
     results = matcher.recommend(problems, k=2)
     assert [r.problem_id for r in results] == ["a", "b", "c"]
     assert results[1].institutions[0].kind == "government"
@@ -161,3 +159,26 @@ def test_top_k_agrees_with_a_full_sort(rows: list[list[float]], k: int) -> None:
         expected = sorted(range(scores.shape[1]), key=lambda j: (-scores[row, j], j))[: min(k, scores.shape[1])]
         assert list(index[row]) == expected
         assert list(values[row]) == [scores[row, j] for j in expected]
+
+
+def test_fast_eligibility_agrees_with_the_rule_by_rule_masks() -> None:
+    from matching.eligibility import RULES, combine, eligibility_masks, eligible_matrix
+
+    matcher = Matcher().fit(
+        city_institutions(), regions=["Qinghe", "Dongcheng", "Xicheng"], load=pd.Series({"V03": 40})
+    )
+    problems = pd.DataFrame(
+        {
+            "text": ["loan"] * 6,
+            "region": ["Qinghe", None, "Xicheng", "Dongcheng", None, "Qinghe"],
+            "sector": ["agriculture", None, "manufacturing", "construction", "other", None],
+            "amount": [10_000, None, 600_000, 3_000_000, 60_000_000, 50_000],
+        }
+    )
+    prepared = matcher.prepare(problems)
+    rows = np.arange(len(problems))
+    eligible, excluded = eligible_matrix(prepared, rows, matcher.catalogue_)
+    masks = eligibility_masks(prepared, rows, matcher.catalogue_)
+    assert np.array_equal(eligible, combine(masks))
+    for rule in RULES:
+        assert list(excluded[rule]) == list((~masks[rule]).sum(axis=1)), rule
