@@ -1,9 +1,106 @@
-"""CLI commands: serve (to be filled in by its issue)."""
+"""CLI commands: ``smematch serve`` (the HTTP service under uvicorn) and ``smematch keys`` (API keys).
+
+``keys create --role ROLE`` prints the new key alone on standard output, once (only its hash is stored);
+``keys list`` shows ids, names, roles and whether revoked; ``keys revoke KEY_ID`` revokes one. Settings come
+from the environment (``SMEMATCH_DATABASE_URL``, ...); uvicorn and the app are imported only when used.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from service.commands._common import fail, out_console, reported_errors
+from service.settings import Settings
+
+ROLES = ("caseworker", "analyst", "admin")
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the CLI."""
+
+    @app.command()
+    def serve(
+        host: Annotated[str | None, typer.Option(help="Interface to bind (default: settings, 127.0.0.1).")] = None,
+        port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: settings, 8000).")] = None,
+        workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    ) -> None:
+        """Serve the HTTP API (``/v1``, ``/docs``, ``/healthz``, ``/readyz``, ``/metrics``) with uvicorn."""
+        import uvicorn
+
+        from service.api.logs import log_config
+
+        settings = Settings()
+        uvicorn.run(
+            "service.api.app:app_from_environment",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            access_log=False,
+            log_config=log_config(settings.log_level),
+            server_header=False,
+        )
+
+    keys = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+    app.add_typer(keys, name="keys")
+
+    def _engine():  # type: ignore[no-untyped-def]
+        from service.store import create_schema, make_engine
+
+        engine = make_engine(Settings().database_url)
+        create_schema(engine)
+        return engine
+
+    @keys.command("create")
+    def create(
+        role: Annotated[str, typer.Option(help="caseworker, analyst or admin.")],
+        name: Annotated[str | None, typer.Option(help="Who or what the key is for.")] = None,
+    ) -> None:
+        """Create a key and print it alone on standard output (it is shown only this once)."""
+        if role not in ROLES:
+            raise fail(f"--role must be one of {', '.join(ROLES)}. Got {role!r} instead.")
+        with reported_errors():
+            from service.api.keys import create_key
+
+            engine = _engine()
+            try:
+                key, _ = create_key(engine, role, name)
+            finally:
+                engine.dispose()
+        typer.echo(key)
+
+    @keys.command("list")
+    def list_() -> None:
+        """Show every key: id, name, role, created, revoked (never the key)."""
+        with reported_errors():
+            from rich.table import Table
+
+            from service.api.keys import list_keys
+
+            engine = _engine()
+            try:
+                rows = list_keys(engine)
+            finally:
+                engine.dispose()
+        table = Table("key_id", "name", "role", "created (UTC)", "revoked")
+        for row in rows:
+            table.add_row(row["key_id"], row["name"] or "", row["role"],
+                          row["created_at"].isoformat(timespec="seconds"), "yes" if row["revoked"] else "no")
+        out_console.print(table)
+
+    @keys.command("revoke")
+    def revoke(key_id: Annotated[str, typer.Argument(help="The key_id shown by `smematch keys list`.")]) -> None:
+        """Revoke a key (running servers refuse it within seconds)."""
+        with reported_errors():
+            from service.api.keys import revoke_key
+
+            engine = _engine()
+            try:
+                record = revoke_key(engine, key_id)
+            finally:
+                engine.dispose()
+        if record is None:
+            raise fail(f"no API key {key_id!r}")
+        out_console.print(f"revoked {key_id}")

@@ -1,0 +1,165 @@
+"""The app factory: ``create_app(settings)`` returns a FastAPI app; nothing is built at import time.
+
+The lifespan opens everything, in order: the database engine (schema created if missing), the model (the
+bundle in ``<models_dir>/current`` when one exists, else the baseline ranker; a bundle that exists but does not
+load stops the start-up), the matcher fitted on the store's institutions (outcomes for the track record,
+every enterprise's district), the micro-batcher and a background refresher. It closes them in reverse.
+
+The refresher keeps several workers (``smematch serve --workers N``) consistent without talking to each
+other: every ``refresh_seconds`` it compares a fingerprint of the institutions, the outcome count and the
+districts with the one its catalogue was built from and refits when they differ; and a worker that serves
+``current`` (or the start-up baseline) picks up a new ``current`` bundle, with the same checks as a reload.
+The worker that receives an edit or a reload applies it before it answers.
+
+Inputs: ``Settings``. Outputs: the ASGI app; routes are listed in the README of the API and in ``/docs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from matching.errors import InvalidInput, ModelError
+from matching.ranking import MANIFEST_FILE
+from service.api import errors, keys, records
+from service.api.batching import Recommender
+from service.api.deps import Context
+from service.api.metrics import Metrics
+from service.api.middleware import RequestMiddleware
+from service.api.recommending import log_writer
+from service.api.routes import admin, exports, health, model, outcomes, recommendations
+from service.api.routes import records as record_routes
+from service.api.search import NameIndexes
+from service.api.security import KeyRing, hash_key
+from service.api.state import CURRENT, ModelState, initial_ranker
+from service.settings import Settings
+from service.store import create_schema, load_tables, make_engine
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("smematch.api")
+API_VERSION = "1.0"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    refresh_seconds: float = 30.0,
+    key_cache_seconds: float = 5.0,
+    max_batch: int = 64,
+) -> FastAPI:
+    metrics = Metrics()
+    state = ModelState()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        await run_in_threadpool(create_schema, engine)
+        ranker, source = await run_in_threadpool(initial_ranker, settings.models_dir)
+        lock = asyncio.Lock()
+        built_from: list[object] = [None]
+
+        async def refresh_catalogue() -> None:
+            async with lock:
+                fingerprint = await run_in_threadpool(records.catalogue_fingerprint, engine)
+                tables = await run_in_threadpool(load_tables, engine)
+                try:
+                    if state.ready:
+                        served = await run_in_threadpool(state.rebuild, tables)
+                    else:
+                        served = await run_in_threadpool(state.open, tables, ranker, source)
+                except InvalidInput as error:  # typically: no institutions yet; stay not ready
+                    log.warning("no catalogue to serve yet: %s", error.issues[0] if error.issues else error)
+                    return
+                built_from[0] = fingerprint
+                metrics.set_model(served.version, served.describe()["ranker"])
+
+        bootstrap = settings.bootstrap_admin_key
+        context = Context(
+            settings=settings, engine=engine, state=state, metrics=metrics,
+            keys=KeyRing(lambda digest: keys.lookup_caller(engine, digest), ttl_seconds=key_cache_seconds,
+                         bootstrap_hash=hash_key(bootstrap) if bootstrap else None),
+            recommender=Recommender(state, metrics, log=log_writer(engine), max_batch=max_batch),
+            names=NameIndexes(engine), refresh_catalogue=refresh_catalogue,
+        )
+        app.state.context = context
+        await refresh_catalogue()
+        await context.recommender.start()
+        follower = asyncio.create_task(_follow(context, built_from, refresh_seconds, lock))
+        try:
+            yield
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+            await context.recommender.stop()
+            engine.dispose()
+
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title="smematch",
+        version=API_VERSION,
+        summary="Match small and micro enterprises with the institutions that can solve their problems.",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    errors.install(app)
+    app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    # Each router carries its full prefix (``/v1``), so a route's template is its whole path (metrics, logs).
+    for router in (health.router, recommendations.router, record_routes.router, outcomes.router, model.router,
+                   admin.router, exports.router):
+        app.include_router(router)
+    return app
+
+
+async def _follow(context: Context, built_from: list[object], every: float, lock: asyncio.Lock) -> None:
+    """Refit when the store changed under us; follow ``current`` when it is what we serve."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            fingerprint = await run_in_threadpool(records.catalogue_fingerprint, context.engine)
+            if fingerprint != built_from[0]:
+                await context.refresh_catalogue()
+            await _follow_current(context, lock)
+        except Exception as error:  # a failed round is retried next round; the old model keeps serving
+            log.warning("background refresh failed", extra={"exception": type(error).__name__})
+
+
+async def _follow_current(context: Context, lock: asyncio.Lock) -> None:
+    state = context.state
+    if not state.ready:
+        return
+    folder = Path(context.settings.models_dir) / CURRENT
+    served = state.current
+    if served.source not in (None, folder) or not (folder / MANIFEST_FILE).exists():
+        return
+    try:
+        version = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8")).get("version")
+    except (OSError, ValueError):
+        return
+    if version == served.version:
+        return
+    async with lock:
+        try:
+            _, new = await run_in_threadpool(state.reload, folder)
+        except ModelError as error:
+            log.warning("the new current model is refused: %s", error)
+            context.metrics.reloads.labels("refused").inc()
+            return
+    context.metrics.reloads.labels("followed").inc()
+    context.metrics.set_model(new.version, new.describe()["ranker"])
+
+
+def app_from_environment() -> FastAPI:
+    """The app for ``Settings()`` read from the environment: uvicorn's factory in each worker process."""
+    return create_app(Settings())

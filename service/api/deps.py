@@ -1,0 +1,78 @@
+"""What routes depend on, as ``Annotated`` aliases: the app's context and the caller's role.
+
+``Context`` is built once in the lifespan (engine, model state, metrics, key ring, micro-batcher, name
+indexes) and hung on ``app.state``; routes take ``Ctx``. Role aliases (``Caseworker``, ``Analyst``,
+``Admin``) check the ``X-API-Key`` header: no or unknown key -> 401, a key whose role is below the route's
+-> 403. The header is declared as an OpenAPI security scheme, so generated clients know to send it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from service.api.batching import Recommender
+from service.api.errors import ApiError
+from service.api.metrics import Metrics
+from service.api.schemas import Role
+from service.api.search import NameIndexes
+from service.api.security import Caller, KeyRing, allows
+from service.api.state import ModelState
+from service.settings import Settings
+
+__all__ = ["Context", "Ctx", "Caseworker", "Analyst", "Admin", "API_KEY_HEADER", "require"]
+
+API_KEY_HEADER = "X-API-Key"
+_scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="an API key from `smematch keys create`")
+
+
+@dataclass(slots=True)
+class Context:
+    settings: Settings
+    engine: Engine
+    state: ModelState
+    metrics: Metrics
+    keys: KeyRing
+    recommender: Recommender
+    names: NameIndexes
+    refresh_catalogue: Callable[[], Awaitable[None]]
+
+
+def _context(request: Request) -> Context:
+    return request.app.state.context
+
+
+Ctx = Annotated[Context, Depends(_context)]
+
+
+def require(role: Role) -> Callable[..., Awaitable[Caller]]:
+    """A dependency that lets callers with at least ``role`` through and refuses the rest."""
+
+    async def check(request: Request, key: Annotated[str | None, Depends(_scheme)]) -> Caller:
+        if not key:
+            raise ApiError(401, f"an API key is required in the {API_KEY_HEADER} header",
+                           headers={"WWW-Authenticate": API_KEY_HEADER})
+        keys: KeyRing = request.app.state.context.keys
+        known, caller = keys.cached(key)
+        if not known:
+            caller = await run_in_threadpool(keys.resolve, key)
+        if caller is None:
+            raise ApiError(401, "the API key is unknown or revoked", headers={"WWW-Authenticate": API_KEY_HEADER})
+        if not allows(caller.role, role):
+            raise ApiError(403, f"this needs the {role.value} role; the key has the {caller.role} role")
+        request.state.key_id = caller.key_id
+        return caller
+
+    check.__name__ = f"require_{role.value}"
+    return check
+
+
+Caseworker = Annotated[Caller, Depends(require(Role.caseworker))]
+Analyst = Annotated[Caller, Depends(require(Role.analyst))]
+Admin = Annotated[Caller, Depends(require(Role.admin))]

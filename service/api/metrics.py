@@ -1,0 +1,67 @@
+"""Prometheus metrics of one app, in its own ``CollectorRegistry`` (two apps in one process never collide).
+
+Exposed at ``/metrics`` in the text format:
+- ``smematch_http_requests_total{method,route,status}`` and ``smematch_http_request_duration_seconds{method,route}``
+  by route *template* (``/v1/enterprises/{enterprise_id}``), never the raw path, so ids do not explode labels;
+- ``smematch_recommendations_served_total`` (problems answered) and ``smematch_escalations_total``;
+- ``smematch_recommendation_batch_size`` (problems per engine call of the micro-batcher);
+- ``smematch_model_info{version,ranker}`` = 1 for the served model, and ``smematch_model_reloads_total{result}``.
+
+With several uvicorn workers each process exposes its own counters; a scraper sums them.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["Metrics", "CONTENT_TYPE_LATEST"]
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "smematch_http_requests", "HTTP requests by route template and status",
+            ("method", "route", "status"), registry=self.registry,
+        )
+        self.latency = Histogram(
+            "smematch_http_request_duration_seconds", "HTTP request latency by route template",
+            ("method", "route"), buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.recommendations = Counter(
+            "smematch_recommendations_served", "Problems answered with a recommendation (escalations included)",
+            registry=self.registry,
+        )
+        self.escalations = Counter(
+            "smematch_escalations", "Problems escalated to the working group", registry=self.registry
+        )
+        self.batch_size = Histogram(
+            "smematch_recommendation_batch_size", "Problems per engine call of the micro-batcher",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=self.registry,
+        )
+        self.model = Gauge(
+            "smematch_model_info", "The model being served (value 1)", ("version", "ranker"),
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "smematch_model_reloads", "Model reload attempts by result", ("result",), registry=self.registry
+        )
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def served(self, problems: int, escalated: int) -> None:
+        self.recommendations.inc(problems)
+        if escalated:
+            self.escalations.inc(escalated)
+
+    def set_model(self, version: str, ranker: str) -> None:
+        self.model.clear()
+        self.model.labels(version, ranker).set(1)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,101 @@
+"""From a recommendation request to logged results: the problems to answer, the log entries, the response.
+
+- ``problems_for``: the request's subject as a problem frame the engine takes: an ad-hoc text (with the
+  sector, region, amount and size the caller gave), a stored problem, or every problem of a stored
+  enterprise (each with its enterprise's context, via ``service.store``).
+- ``log_writer``: writes one log entry per answered problem with ``service.store.log_recommendations``, one
+  transaction per micro-batch. Ids: the response's ``recommendation_id`` is a new UUID; its problems are
+  logged as ``<recommendation_id>-1``, ``-2``, ... in response order.
+- Propensity (logged per shown institution): ranking is deterministic, so every shown institution was shown
+  with probability 1; what is uncertain is whether the caseworker *looked* at it. We log the examination
+  propensity of the position-based model, ``1 / rank`` (eta = 1, as in Joachims et al. 2017), which
+  off-policy estimators divide by. The request JSON also holds ``propensity_model`` so readers know.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from matching.problems import as_problem_frame
+from matching.records import Problem, Recommendation
+from service.api.batching import Job, LogWriter
+from service.api.errors import ApiError
+from service.api.schemas import RecommendationIn
+from service.store import LoggedRecommendation, get_enterprise, get_problem, log_recommendations, problems_of
+
+__all__ = ["problems_for", "log_writer", "response", "new_recommendation_id", "propensity", "PROPENSITY_MODEL"]
+
+PROPENSITY_MODEL = "position-based examination, 1/rank"
+_AD_HOC = ("text", "sector", "region", "amount", "employees", "annual_revenue", "founded")
+
+
+def new_recommendation_id() -> str:
+    return uuid.uuid4().hex
+
+
+def propensity(rank: int) -> float:
+    return 1.0 / rank
+
+
+def problems_for(engine: Engine, body: RecommendationIn) -> tuple[pd.DataFrame, str | None]:
+    """(problem frame, enterprise id) for the request's subject; 404 for an unknown stored id."""
+    if body.text is not None:
+        values = {name: getattr(body, name) for name in _AD_HOC}
+        values["sector"] = None if body.sector is None else body.sector.value
+        return as_problem_frame(pd.DataFrame([values])), None
+    if body.problem_id is not None:
+        problem = get_problem(engine, body.problem_id)
+        if problem is None:
+            raise ApiError.field(404, "problem_id", f"no problem {body.problem_id!r}", "unknown problem")
+        return _frame([problem]), problem.enterprise_id
+    assert body.enterprise_id is not None
+    if get_enterprise(engine, body.enterprise_id) is None:
+        raise ApiError.field(404, "enterprise_id", f"no enterprise {body.enterprise_id!r}", "unknown enterprise")
+    return _frame(problems_of(engine, body.enterprise_id)), body.enterprise_id
+
+
+def _frame(problems: Sequence[Problem]) -> pd.DataFrame:
+    if not problems:
+        return as_problem_frame(pd.DataFrame({"text": pd.Series([], dtype=object)}))
+    return as_problem_frame(pd.DataFrame([asdict(p) for p in problems]))
+
+
+def log_writer(engine: Engine) -> LogWriter:
+    def write(jobs: Sequence[Job]) -> None:
+        entries: list[LoggedRecommendation] = []
+        for job in jobs:
+            assert job.results is not None
+            texts = job.frame["text"].tolist()
+            for position, result in enumerate(job.results, start=1):
+                entries.append(LoggedRecommendation(
+                    recommendation=result,
+                    text=texts[position - 1],
+                    request={**job.meta, "k": job.k, "escalate": result.escalate,
+                             "escalate_reason": result.escalate_reason, "categories": result.categories,
+                             "propensity_model": PROPENSITY_MODEL},
+                    enterprise_id=job.meta.get("enterprise_id"),
+                    propensities=[propensity(item.rank) for item in result.institutions],
+                    recommendation_id=f"{job.meta['recommendation_id']}-{position}",
+                ))
+        log_recommendations(engine, entries)
+
+    return write
+
+
+def response(recommendation_id: str, model_version: str, enterprise_id: str | None,
+             results: Sequence[Recommendation]) -> dict[str, Any]:
+    shaped = []
+    for position, result in enumerate(results, start=1):
+        item = result.to_dict()
+        item.pop("model_version", None)
+        item["recommendation_id"] = f"{recommendation_id}-{position}"
+        shaped.append(item)
+    version = results[0].model_version if results else model_version
+    return {"recommendation_id": recommendation_id, "model_version": version, "enterprise_id": enterprise_id,
+            "results": shaped, "escalate": any(r.escalate for r in results)}

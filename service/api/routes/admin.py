@@ -1,0 +1,38 @@
+"""API keys over HTTP, for admins: create (the secret is in the response, once), list, revoke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from service.api import keys
+from service.api.deps import Admin, Ctx
+from service.api.errors import ApiError
+from service.api.routes import responses
+from service.api.routes.records import IdPath
+from service.api.schemas import KeyCreatedOut, KeyIn, KeyOut
+
+router = APIRouter(prefix="/v1/admin/keys", tags=["admin"])
+
+
+@router.post("", response_model=KeyCreatedOut, status_code=201, responses=responses(401, 403, 413, 422, 503))
+async def create_key(body: KeyIn, ctx: Ctx, _: Admin) -> dict[str, Any]:
+    secret, record = await run_in_threadpool(keys.create_key, ctx.engine, body.role.value, body.name)
+    return {**record, "key": secret}
+
+
+@router.get("", response_model=list[KeyOut], responses=responses(401, 403, 503))
+async def list_keys(ctx: Ctx, _: Admin) -> list[dict[str, Any]]:
+    return await run_in_threadpool(keys.list_keys, ctx.engine)
+
+
+@router.delete("/{key_id}", response_model=KeyOut, responses=responses(401, 403, 404, 422, 503))
+async def revoke_key(key_id: IdPath, ctx: Ctx, _: Admin) -> dict[str, Any]:
+    """Revoke a key: refused by this process at once, by other workers within seconds."""
+    record = await run_in_threadpool(keys.revoke_key, ctx.engine, key_id)
+    if record is None:
+        raise ApiError(404, f"no API key {key_id!r}")
+    ctx.keys.forget()
+    return record

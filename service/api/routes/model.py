@@ -1,0 +1,59 @@
+"""The served model: ``GET /v1/model`` (analysts) and ``POST /v1/admin/model/reload`` (admins).
+
+A reload loads the bundle (default ``<models_dir>/current``), checks it (scikit-learn version, feature
+names, a smoke prediction, then one real recommendation on the live catalogue) and only then swaps it in
+atomically. A bundle that is incompatible (409) or broken (422) is refused and the old model keeps serving.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from starlette.concurrency import run_in_threadpool
+
+from matching.errors import ModelError
+from service.api.deps import Admin, Analyst, Ctx
+from service.api.errors import ApiError
+from service.api.routes import responses
+from service.api.schemas import ModelOut, ReloadIn, ReloadOut
+
+router = APIRouter(prefix="/v1", tags=["model"])
+
+
+def _bundle_folder(models_dir: Path, path: str) -> Path:
+    root = models_dir.resolve()
+    folder = (root / path).resolve()
+    if folder != root and root not in folder.parents:
+        raise ApiError.field(422, "path", f"must name a folder inside the models directory, got {path!r}")
+    if not folder.is_dir():
+        raise ApiError.field(422, "path", f"no model bundle folder {path!r} in the models directory")
+    return folder
+
+
+def _served(ctx: Ctx) -> Any:
+    if not ctx.state.ready:
+        raise ApiError(503, "no model is loaded yet (are there institutions in the store?)")
+    return ctx.state.current
+
+
+@router.get("/model", response_model=ModelOut, responses=responses(401, 403, 503))
+async def model_info(ctx: Ctx, _: Analyst) -> dict[str, Any]:
+    """The model being served: version, metrics, when it was trained, the digest of its training data."""
+    return _served(ctx).describe()
+
+
+@router.post("/admin/model/reload", response_model=ReloadOut, responses=responses(401, 403, 409, 413, 422, 503))
+async def reload_model(ctx: Ctx, _: Admin, body: Annotated[ReloadIn | None, Body()] = None) -> dict[str, Any]:
+    """Load, check and atomically swap in a model bundle; a bad one is refused and the old one keeps serving."""
+    _served(ctx)
+    folder = _bundle_folder(ctx.settings.models_dir, (body or ReloadIn()).path)
+    try:
+        old, new = await run_in_threadpool(ctx.state.reload, folder)
+    except ModelError:
+        ctx.metrics.reloads.labels("refused").inc()
+        raise
+    ctx.metrics.reloads.labels("swapped").inc()
+    ctx.metrics.set_model(new.version, new.describe()["ranker"])
+    return {"previous_version": old.version, "model": new.describe()}

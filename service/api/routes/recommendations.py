@@ -1,0 +1,51 @@
+"""``POST /v1/recommendations``: ranked institutions for a stored enterprise, a stored problem or ad-hoc text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from matching.problems import validate_problems
+from service.api.batching import Job
+from service.api.deps import Caseworker, Ctx
+from service.api.errors import ApiError
+from service.api.recommending import new_recommendation_id, problems_for, response
+from service.api.routes import responses
+from service.api.schemas import RecommendationIn, RecommendationOut
+
+router = APIRouter(prefix="/v1", tags=["recommendations"])
+
+
+@router.post(
+    "/recommendations",
+    response_model=RecommendationOut,
+    responses=responses(401, 403, 404, 413, 422, 503),
+    summary="Recommend institutions (logged)",
+)
+async def recommend(body: RecommendationIn, ctx: Ctx, caller: Caseworker) -> dict[str, Any]:
+    """Up to ``k`` institutions per problem with score, kind and reasons, or an escalation with its reason.
+
+    Give exactly one of ``enterprise_id`` (all its problems), ``problem_id`` or ``text`` (ad-hoc, with optional
+    ``sector``, ``region``, ``amount``). Every response is written to the recommendation log first.
+    """
+    if body.k > ctx.settings.max_k:
+        raise ApiError.field(422, "k", f"must be at most {ctx.settings.max_k}")
+    if not ctx.state.ready:
+        raise ApiError(503, "no model is loaded yet (are there institutions in the store?)")
+    served = ctx.state.current
+    if body.text is not None:
+        frame, enterprise_id = problems_for(ctx.engine, body)  # no database work for ad-hoc text
+    else:
+        frame, enterprise_id = await run_in_threadpool(problems_for, ctx.engine, body)
+    validate_problems(frame, regions=served.matcher.regions, k=body.k)
+    recommendation_id = new_recommendation_id()
+    if len(frame) == 0:
+        return response(recommendation_id, served.version, enterprise_id, [])
+    job = Job(frame=frame, k=body.k, meta={
+        "recommendation_id": recommendation_id, "key_id": caller.key_id, "enterprise_id": enterprise_id,
+        "subject": "text" if body.text is not None else "problem" if body.problem_id else "enterprise",
+    })
+    results = await ctx.recommender.recommend(job)
+    return response(recommendation_id, served.version, enterprise_id, results)

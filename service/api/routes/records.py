@@ -1,0 +1,157 @@
+"""Enterprises, problems and institutions: typo-tolerant search, read by id, and replace (or create) by id.
+
+``GET /v1/<records>?q=`` ranks by name (problems: by text) with rapidfuzz; without ``q`` it lists by id.
+``PUT /v1/<records>/{id}`` replaces the record (201 when the id was new). An institution edit, or an
+enterprise in a district the matcher does not know yet, refits the matcher's catalogue before the
+response, so the caller's next recommendation sees the change.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from service.api import records
+from service.api.deps import Caseworker, Ctx
+from service.api.errors import ApiError
+from service.api.routes import responses
+from service.api.schemas import (
+    ID_PATTERN,
+    MAX_ID,
+    EnterpriseHits,
+    EnterpriseIn,
+    EnterpriseOut,
+    InstitutionHits,
+    InstitutionIn,
+    InstitutionOut,
+    Kind,
+    ProblemHits,
+    ProblemIn,
+    ProblemOut,
+    Sector,
+)
+
+router = APIRouter(prefix="/v1")
+
+IdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN)]
+Q = Annotated[str | None, Query(min_length=1, max_length=200, description="a name (typos and parts are fine)")]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+
+async def _search(ctx: Ctx, table: str, q: str | None, limit: int, offset: int,
+                  where: dict[str, Any]) -> list[dict[str, Any]]:
+    if q is None:
+        ids = await run_in_threadpool(records.list_ids, ctx.engine, table, limit=limit, offset=offset, where=where)
+        scores: dict[str, float | None] = dict.fromkeys(ids)
+    else:
+        allowed = await run_in_threadpool(records.filtered_ids, ctx.engine, table, where) if where else None
+        hits = await run_in_threadpool(ctx.names.search, table, q, limit=limit + offset, ids=allowed)
+        hits = hits[offset:]
+        ids, scores = [i for i, _ in hits], dict(hits)
+    found = await run_in_threadpool(records.get_records, ctx.engine, table, ids)
+    return [{**found[i], "score": scores[i]} for i in ids if i in found]
+
+
+async def _get(ctx: Ctx, table: str, record_id: str) -> dict[str, Any]:
+    found = await run_in_threadpool(records.get_record, ctx.engine, table, record_id)
+    if found is None:
+        raise ApiError(404, f"no {table[:-1]} {record_id!r}")
+    return found
+
+
+def _status(response: Response, created: bool) -> None:
+    response.status_code = 201 if created else 200
+
+
+# ------------------------------------------------------------------------------------------- enterprises
+
+
+@router.get("/enterprises", response_model=EnterpriseHits, responses=responses(401, 403, 422),
+            tags=["enterprises"])
+async def search_enterprises(ctx: Ctx, _: Caseworker, q: Q = None, sector: Sector | None = None,
+                             region: Annotated[str | None, Query(max_length=100)] = None,
+                             limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
+    """Enterprises whose name matches ``q`` (Chinese or English, typos tolerated), best first."""
+    where = {k: v for k, v in (("sector", sector and sector.value), ("region", region)) if v is not None}
+    return {"items": await _search(ctx, "enterprises", q, limit, offset, where)}
+
+
+@router.get("/enterprises/{enterprise_id}", response_model=EnterpriseOut, responses=responses(401, 403, 404, 422),
+            tags=["enterprises"])
+async def get_enterprise(enterprise_id: IdPath, ctx: Ctx, _: Caseworker) -> dict[str, Any]:
+    return await _get(ctx, "enterprises", enterprise_id)
+
+
+@router.put("/enterprises/{enterprise_id}", response_model=EnterpriseOut, tags=["enterprises"],
+            responses={201: {"model": EnterpriseOut, "description": "created"},
+                       **responses(401, 403, 413, 422, 503)})
+async def put_enterprise(enterprise_id: IdPath, body: EnterpriseIn, ctx: Ctx, _: Caseworker,
+                         response: Response) -> dict[str, Any]:
+    stored, created = await run_in_threadpool(records.put_enterprise, ctx.engine, enterprise_id, body)
+    ctx.names.invalidate("enterprises")
+    if ctx.state.ready and body.region not in ctx.state.current.matcher.regions:
+        await ctx.refresh_catalogue()
+    _status(response, created)
+    return stored
+
+
+# ------------------------------------------------------------------------------------------- problems
+
+
+@router.get("/problems", response_model=ProblemHits, responses=responses(401, 403, 422), tags=["problems"])
+async def search_problems(ctx: Ctx, _: Caseworker, q: Q = None,
+                          enterprise_id: Annotated[str | None, Query(min_length=1, max_length=MAX_ID)] = None,
+                          limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
+    """Problems whose text matches ``q``, best first; ``enterprise_id`` keeps one enterprise's."""
+    where = {"enterprise_id": enterprise_id} if enterprise_id is not None else {}
+    return {"items": await _search(ctx, "problems", q, limit, offset, where)}
+
+
+@router.get("/problems/{problem_id}", response_model=ProblemOut, responses=responses(401, 403, 404, 422),
+            tags=["problems"])
+async def get_problem(problem_id: IdPath, ctx: Ctx, _: Caseworker) -> dict[str, Any]:
+    return await _get(ctx, "problems", problem_id)
+
+
+@router.put("/problems/{problem_id}", response_model=ProblemOut, tags=["problems"],
+            responses={201: {"model": ProblemOut, "description": "created"}, **responses(401, 403, 413, 422, 503)})
+async def put_problem(problem_id: IdPath, body: ProblemIn, ctx: Ctx, _: Caseworker,
+                      response: Response) -> dict[str, Any]:
+    stored, created = await run_in_threadpool(records.put_problem, ctx.engine, problem_id, body)
+    ctx.names.invalidate("problems")
+    _status(response, created)
+    return stored
+
+
+# ------------------------------------------------------------------------------------------- institutions
+
+
+@router.get("/institutions", response_model=InstitutionHits, responses=responses(401, 403, 422),
+            tags=["institutions"])
+async def search_institutions(ctx: Ctx, _: Caseworker, q: Q = None, kind: Kind | None = None,
+                              active: bool | None = None, limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
+    """Institutions whose name matches ``q``, best first."""
+    where = {k: v for k, v in (("kind", kind and kind.value), ("active", active)) if v is not None}
+    return {"items": await _search(ctx, "institutions", q, limit, offset, where)}
+
+
+@router.get("/institutions/{institution_id}", response_model=InstitutionOut,
+            responses=responses(401, 403, 404, 422), tags=["institutions"])
+async def get_institution(institution_id: IdPath, ctx: Ctx, _: Caseworker) -> dict[str, Any]:
+    return await _get(ctx, "institutions", institution_id)
+
+
+@router.put("/institutions/{institution_id}", response_model=InstitutionOut, tags=["institutions"],
+            responses={201: {"model": InstitutionOut, "description": "created"},
+                       **responses(401, 403, 413, 422, 503)})
+async def put_institution(institution_id: IdPath, body: InstitutionIn, ctx: Ctx, _: Caseworker,
+                          response: Response) -> dict[str, Any]:
+    """Replace (or create) an institution; the matcher's catalogue is refitted before the response."""
+    stored, created = await run_in_threadpool(records.put_institution, ctx.engine, institution_id, body)
+    ctx.names.invalidate("institutions")
+    await ctx.refresh_catalogue()
+    _status(response, created)
+    return stored
