@@ -1,0 +1,97 @@
+"""The two engines that score the pending chunks of a batch run and write one part file per chunk.
+
+``run_local`` loops over the chunks in this process. ``run_dask`` runs the same ``score_chunk`` over Dask
+partitions: each partition reads its chunk (a row group of the staged Parquet file) where it runs, maps
+``score_chunk`` over it and writes its part file; the fitted Matcher is shipped once to every worker
+(``Client.scatter(..., broadcast=True)``) and only a one-row receipt per chunk comes back. Without a
+scheduler address a ``distributed.LocalCluster`` (2 worker processes, 1 thread each) is started here.
+
+Both call ``on_chunk(index, problems)`` as each chunk finishes, and stop with ``BatchError`` after
+``stop_after`` chunks when it is set (a test hook: ``SMEMATCH_BATCH_STOP_AFTER``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from typing import Any
+
+import pandas as pd
+
+from matching import Matcher
+from training.batch.scoring import score_chunk
+from training.batch.sources import read_chunk
+from training.batch.work import BatchError, WorkFolder
+
+__all__ = ["ChunkDone", "run_local", "run_dask", "CONNECT_TIMEOUT"]
+
+ChunkDone = Callable[[int, int], None]  # (chunk index, problems in the chunk)
+CONNECT_TIMEOUT = "5s"
+_CHUNK = "__chunk__"
+
+
+def _stopped(count: int) -> BatchError:
+    return BatchError(f"stopped after {count} chunk(s) as asked (SMEMATCH_BATCH_STOP_AFTER); "
+                      "run the same command again to resume")
+
+
+def run_local(work: WorkFolder, pending: Sequence[int], matcher: Matcher, k: int, *,
+              on_chunk: ChunkDone, stop_after: int | None = None) -> None:
+    for done, index in enumerate(pending):
+        if stop_after is not None and done >= stop_after:
+            raise _stopped(done)
+        problems = read_chunk(work.problems_path, index)
+        work.write_part(index, score_chunk(problems, matcher, k))
+        on_chunk(index, len(problems))
+
+
+def _read_partition(index: int, problems_path: str) -> pd.DataFrame:
+    return read_chunk(problems_path, index).assign(**{_CHUNK: index})
+
+
+def _score_partition(problems: pd.DataFrame, matcher: Matcher, k: int, output: str) -> pd.DataFrame:
+    """Inside a worker: score one chunk, write its part file, return a receipt (chunk, problems)."""
+    index = int(problems[_CHUNK].iat[0])
+    WorkFolder(output).write_part(index, score_chunk(problems.drop(columns=[_CHUNK]), matcher, k))
+    return pd.DataFrame({"chunk": [index], "problems": [len(problems)]})
+
+
+def run_dask(work: WorkFolder, pending: Sequence[int], matcher: Matcher, k: int, *, on_chunk: ChunkDone,
+             scheduler: str | None = None, n_workers: int = 2, stop_after: int | None = None) -> None:
+    if not pending:
+        return
+    import dask.dataframe as dd
+    from distributed import Client, LocalCluster, as_completed
+
+    with ExitStack() as stack:
+        if scheduler is None:
+            cluster = stack.enter_context(LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                                       dashboard_address=None, silence_logs=logging.ERROR))
+            client = stack.enter_context(Client(cluster))
+        else:
+            client = stack.enter_context(_connect(Client, scheduler))
+        shipped = client.scatter(matcher, broadcast=True)
+        sample = read_chunk(work.problems_path, pending[0]).iloc[:0].assign(**{_CHUNK: 0})
+        partitions = dd.from_map(_read_partition, list(pending), problems_path=str(work.problems_path),
+                                 meta=sample, enforce_metadata=False)
+        receipts = partitions.map_partitions(_score_partition, shipped, k, str(work.output),
+                                             meta=pd.DataFrame({"chunk": [0], "problems": [0]}).iloc[:0])
+        futures = client.compute(receipts.to_delayed())
+        done = 0
+        for future in as_completed(futures):
+            receipt: Any = future.result()
+            on_chunk(int(receipt["chunk"].iat[0]), int(receipt["problems"].iat[0]))
+            done += 1
+            if stop_after is not None and done >= stop_after and done < len(futures):
+                client.cancel(futures)
+                raise _stopped(done)
+
+
+def _connect(client_type: Any, address: str) -> Any:
+    try:
+        return client_type(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise BatchError(f"cannot reach the Dask scheduler at {address!r} within {CONNECT_TIMEOUT}: "
+                         f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}"
+                         ) from None
