@@ -34,7 +34,8 @@ from service.store import (
     make_engine,
     record_outcome,
 )
-from tests.factories import (
+
+from factories import (
     enterprises_frame,
     institutions_frame,
     outcomes_frame,

@@ -11,7 +11,8 @@ import pytest
 from matching.errors import InvalidInput, Issue
 from matching.records import MAX_TEXT_LENGTH
 from matching.tables import COLUMNS, TABLE_NAMES, read_tables, validate_tables, write_tables
-from tests.factories import (
+
+from factories import (
     csv_text,
     enterprises_frame,
     institutions_frame,
@@ -20,7 +21,7 @@ from tests.factories import (
     valid_frames,
     valid_tables,
 )
-from tests.factories import write_tables as write_folder
+from factories import write_tables as write_folder
 
 
 def issues_of(folder: Path) -> list[Issue]:

@@ -12,13 +12,14 @@ returns, so the matching engine runs from the store exactly as from a folder.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, select
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy import JSON, ColumnElement, Connection, Engine, Table, Text, any_, bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from matching.tables import COLUMNS, KEYS, TABLE_NAMES, Tables, validate_tables
 from service.store.engine import reading, writing
@@ -61,9 +62,8 @@ def import_tables(
     frames = tables.frames()
     counts: dict[str, TableCounts] = {}
     with translated_errors(), writing(engine) as connection:
-        upsert = _upsert_statement(connection)
         for table in _WRITE_ORDER:
-            counts[table] = _import_one(connection, upsert, table, frames[table], batch_size, progress)
+            counts[table] = _import_one(connection, table, frames[table], batch_size, progress)
     return ImportSummary({table: counts[table] for table in TABLE_NAMES})
 
 
@@ -74,14 +74,13 @@ def load_tables(engine: Engine) -> Tables:
         for table in TABLE_NAMES:
             columns = _table(table).c
             query = select(*(columns[name] for name in COLUMNS[table])).order_by(columns[KEYS[table]])
-            frames[table] = pd.DataFrame.from_records(connection.execute(query).all(), columns=list(COLUMNS[table]))
+            rows = [tuple(row) for row in connection.execute(query)]
+            frames[table] = pd.DataFrame.from_records(rows, columns=list(COLUMNS[table]))
     return validate_tables(**frames, files={table: f"store table {table}" for table in TABLE_NAMES})
 
 
 def count_rows(engine: Engine) -> dict[str, int]:
     """Rows per contract table, in ``TABLE_NAMES`` order."""
-    from sqlalchemy import func
-
     with translated_errors(), reading(engine) as connection:
         return {
             table: int(connection.execute(select(func.count()).select_from(_table(table))).scalar_one())
@@ -93,44 +92,72 @@ def _table(name: str) -> Table:
     return CONTRACT_MODELS[name].__table__  # type: ignore[return-value]
 
 
-def _upsert_statement(connection: Connection) -> Callable[[Table], Insert]:
-    dialect = connection.dialect.name
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        raise StoreError(f"the store supports SQLite and PostgreSQL, not {dialect}")
+class _Upsert:
+    """Reads stored rows by id and upserts rows of one table, the fastest way each dialect allows.
 
-    def build(table: Table) -> Insert:
-        statement = insert(table)
-        changes = {c.name: statement.excluded[c.name] for c in table.columns if not c.primary_key}
-        return statement.on_conflict_do_update(index_elements=list(table.primary_key.columns), set_=changes)
+    SQLite: ``id IN (...)`` and an executemany of ``INSERT .. ON CONFLICT DO UPDATE``. PostgreSQL: one array
+    parameter per column, ``id = ANY(:ids)`` and ``INSERT .. SELECT unnest(..) .. ON CONFLICT DO UPDATE``, so
+    a batch is one statement with a dozen parameters instead of thousands of statements.
+    """
 
-    return build
+    def __init__(self, connection: Connection, name: str) -> None:
+        self.connection, self.table = connection, _table(name)
+        self.columns, self.key = COLUMNS[name], self.table.c[KEYS[name]]
+        self.postgres = connection.dialect.name == "postgresql"
+        if connection.dialect.name not in ("sqlite", "postgresql"):
+            raise StoreError(f"the store supports SQLite and PostgreSQL, not {connection.dialect.name}")
+        self.json = [name for name in self.columns if isinstance(self.table.c[name].type, JSON)]
+        if self.postgres:
+            from sqlalchemy.dialects.postgresql import insert
+
+            source = select(*(self._unnest(name) for name in self.columns))
+            statement = insert(self.table).from_select(list(self.columns), source)
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+
+            statement = insert(self.table)
+        changes = {name: statement.excluded[name] for name in self.columns if name != self.key.name}
+        self.statement = statement.on_conflict_do_update(index_elements=[self.key], set_=changes)
+
+    def _unnest(self, name: str) -> ColumnElement[Any]:
+        if name in self.json:  # JSON travels as text: nested lists would make a 2-D array
+            return cast(func.unnest(bindparam(name, type_=ARRAY(Text))), self.table.c[name].type)
+        return func.unnest(bindparam(name, type_=ARRAY(self.table.c[name].type)))
+
+    def stored(self, ids: list[str]) -> dict[str, tuple[Any, ...]]:
+        """The stored rows among ``ids``, as tuples in contract column order."""
+        which = (
+            self.key == any_(bindparam("ids", ids, type_=ARRAY(self.key.type)))
+            if self.postgres
+            else (self.key.in_(ids))
+        )
+        query = select(*(self.table.c[name] for name in self.columns)).where(which)
+        return {row[0]: tuple(row) for row in self.connection.execute(query)}
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        if not self.postgres:
+            self.connection.execute(self.statement, [dict(zip(self.columns, row, strict=True)) for row in rows])
+            return
+        values = {name: [row[i] for row in rows] for i, name in enumerate(self.columns)}
+        for name in self.json:
+            values[name] = [json.dumps(value, ensure_ascii=False) for value in values[name]]
+        self.connection.execute(self.statement, values)
 
 
 def _import_one(
-    connection: Connection,
-    upsert: Callable[[Table], Insert],
-    name: str,
-    frame: pd.DataFrame,
-    batch_size: int,
-    progress: Progress | None,
+    connection: Connection, name: str, frame: pd.DataFrame, batch_size: int, progress: Progress | None
 ) -> TableCounts:
-    table, columns, key = _table(name), COLUMNS[name], KEYS[name]
-    statement = upsert(table)
-    rows = _plain_rows(frame, columns)
+    upsert = _Upsert(connection, name)
+    rows = _plain_rows(frame, COLUMNS[name])
     inserted = updated = 0
     for start in range(0, len(rows), batch_size):
         batch = rows[start : start + batch_size]
-        query = select(*(table.c[c] for c in columns)).where(table.c[key].in_([row[0] for row in batch]))
-        stored = {row[0]: tuple(row) for row in connection.execute(query)}
+        stored = upsert.stored([row[0] for row in batch])
         changed = [row for row in batch if stored.get(row[0]) != row]
         inserted += sum(1 for row in changed if row[0] not in stored)
         updated += sum(1 for row in changed if row[0] in stored)
         if changed:
-            connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in changed])
+            upsert.write(changed)
         if progress is not None:
             progress(name, start + len(batch), len(rows))
     if progress is not None and not rows:
