@@ -83,8 +83,9 @@ def main() -> None:
 
     from training.simulator import simulate
 
-    data = timed("simulate the city", lambda: simulate(options.enterprises, 300, 0, options.outcomes,
-                                                      ground_truth=False))
+    data = timed(
+        "simulate the city", lambda: simulate(options.enterprises, 300, 0, options.outcomes, ground_truth=False)
+    )
     frames = {name: getattr(data, name) for name in ("enterprises", "problems", "institutions", "outcomes")}
     print("rows: " + ", ".join(f"{name} {len(frame):,}" for name, frame in frames.items()))
     with tempfile.TemporaryDirectory() as scratch:

@@ -6,7 +6,7 @@ store. Outputs: a ``Tables`` of normalised frames, or one ``InvalidInput`` listi
 1-based data row, column, what was expected, what was found), never the first problem only.
 
 Normalised frames have exactly the contract's columns, in its order, on a fresh RangeIndex:
-- ids, references, names, texts and vocabulary values: pandas ``str`` (ids and vocabulary values stripped);
+- ids, references, names, texts and vocabulary values: pandas ``str`` (all but free text stripped);
 - ``sectors``/``regions``: tuples of strings (the empty tuple means "all");
 - ``employees``, ``founded``, ``capacity``: int64; amounts and ``annual_revenue``: float64, NaN when empty;
 - ``active``: bool; ``stated_at``, ``recorded_at``: ``datetime64[us]``, naive UTC (an ISO value with an offset
@@ -62,9 +62,9 @@ class _Column:
 _SPEC: dict[str, tuple[_Column, ...]] = {
     "enterprises": (
         _Column("enterprise_id", "id"),
-        _Column("name", "text"),
+        _Column("name", "label"),
         _Column("sector", "choice", choices=SECTORS),
-        _Column("region", "text"),
+        _Column("region", "label"),
         _Column("employees", "count"),
         _Column("annual_revenue", "money", required=False),
         _Column("founded", "year"),
@@ -78,7 +78,7 @@ _SPEC: dict[str, tuple[_Column, ...]] = {
     ),
     "institutions": (
         _Column("institution_id", "id"),
-        _Column("name", "text"),
+        _Column("name", "label"),
         _Column("kind", "choice", choices=INSTITUTION_KINDS),
         _Column("description", "text"),
         _Column("sectors", "list", choices=SECTORS),
@@ -95,7 +95,7 @@ _SPEC: dict[str, tuple[_Column, ...]] = {
         _Column("status", "choice", choices=OUTCOME_STATUSES),
         _Column("amount", "money", required=False),
         _Column("recorded_at", "time"),
-        _Column("recorded_by", "text", required=False),
+        _Column("recorded_by", "label", required=False),
     ),
 }
 
@@ -362,11 +362,13 @@ def _check_reference(ids: pd.Series, column: _Column, keys: pd.Series, files: Ma
 
 
 def _check_text(raw: pd.Series, column: _Column, found: _Found) -> pd.Series:
-    text = _as_text(raw)
+    """Free text is kept as written; a label (name, region, recorded_by) is stripped of surrounding space."""
+    written = _as_text(raw)
+    text = written.str.strip() if column.kind == "label" else written
     length = text.str.len()
     blank = text.str.strip() == ""
     if column.required:
-        found.add(column.name, blank, "non-empty text", lambda i: "empty" if length.iat[i] == 0 else "only whitespace")
+        found.add(column.name, blank, "non-empty text", lambda i: "only whitespace" if written.iat[i] else "empty")
     found.add(
         column.name,
         length > MAX_TEXT_LENGTH,
@@ -478,6 +480,7 @@ def _check_amount_range(low: pd.Series, high: pd.Series, found: _Found) -> None:
 _CHECKS: dict[str, Callable[[pd.Series, _Column, _Found], pd.Series]] = {
     "id": _check_id,
     "text": _check_text,
+    "label": _check_text,
     "choice": _check_choice,
     "money": _check_money,
     "count": lambda raw, column, found: _check_integer(raw, column, found, 0, None),

@@ -361,3 +361,14 @@ def test_each_cell_with_invalid_utf8_is_reported_with_its_own_offset(tmp_path: P
     assert [(i.row, i.column) for i in issues] == [(1, "name"), (3, "name")]
     assert issues[0].found == f"byte 0xfc at byte offset {data.index(bytes([0xFC]))} of the file"
     assert issues[1].found == f"byte 0xf1 at byte offset {data.index(bytes([0xF1]))} of the file"
+
+
+def test_names_and_regions_are_stripped_but_free_text_is_kept_as_written(tmp_path: Path) -> None:
+    frames = valid_frames()
+    frames["enterprises"] = enterprises_frame(3, name=[" 老街茶馆 ", "B", "C"], region=["西湖区 ", " Binjiang", "x"])
+    frames["problems"] = problems_frame(3, text=["  需要贷款\n", "b", "c"])
+    tables = read_tables(write_folder(tmp_path, frames))
+
+    assert tables.enterprises["name"].iat[0] == "老街茶馆"
+    assert tables.enterprises["region"].tolist()[:2] == ["西湖区", "Binjiang"]
+    assert tables.problems["text"].iat[0] == "  需要贷款\n"
