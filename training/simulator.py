@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from matching.errors import InvalidInput, Issue
 from matching.records import CATEGORIES, SECTORS
 from training.simulator_institutions import InstitutionSet, make_institutions
-from training.simulator_outcomes import draw_outcomes
+from training.simulator_outcomes import GROUND_TRUTH_SCHEMA, draw_outcomes
 from training.simulator_text import DISTRICT_WEIGHTS, DISTRICTS, enterprise_names, render_problem_texts
 
 __all__ = [
@@ -50,7 +50,7 @@ __all__ = [
 START = date(2024, 11, 1)
 END = date(2026, 10, 31)
 OUTCOMES_PER_ENTERPRISE = 3.7  # 8,200 enterprises -> 30,340 outcomes
-CHUNK_ENTERPRISES = 20_000  # part of the output: chunks are drawn from their own streams
+CHUNK_ENTERPRISES = 20_000  # enterprises per chunk; each chunk draws from its own random streams
 FILES: tuple[str, ...] = ("enterprises.csv", "problems.csv", "institutions.csv", "outcomes.csv",
                           "ground_truth.parquet", "problem_truth.csv", "logging_policy.csv")
 
@@ -91,6 +91,8 @@ class SimulationConfig:
     start: date = START
     end: date = END
     eval_fraction: float = 0.2
+    # Part of the output: a seed gives the same data for the same chunk size (smaller: less memory).
+    chunk_enterprises: int = CHUNK_ENTERPRISES
 
     def validate(self, names: Mapping[str, str] | None = None) -> SimulationConfig:
         """Raise one ``InvalidInput`` listing every bad setting; ``names`` renames fields (e.g. CLI options)."""
@@ -113,6 +115,8 @@ class SimulationConfig:
               "a date after start")
         check("eval_fraction", isinstance(self.eval_fraction, float | int) and 0 < self.eval_fraction < 1,
               "a fraction between 0 and 1")
+        check("chunk_enterprises", whole(self.chunk_enterprises) and self.chunk_enterprises >= 1,
+              "a whole number >= 1")
         if issues:
             raise InvalidInput(issues)
         return self
@@ -158,6 +162,7 @@ class GenerationSummary:
     seconds: float
 
 
+Chunk = dict[str, pd.DataFrame | pa.Table]  # file name -> this chunk's rows
 Progress = Callable[[str, int, int], None]  # (what is being done, enterprises done, enterprises in all)
 
 
@@ -170,15 +175,20 @@ def simulate(
     ground_truth: bool = True,
     start: date = START,
     end: date = END,
+    eval_fraction: float = 0.2,
+    chunk_enterprises: int = CHUNK_ENTERPRISES,
 ) -> SimulatedData:
     """Simulate a city in memory (for runs that fit in memory; ``generate`` streams any size to disk)."""
-    config = SimulationConfig(n_enterprises, n_institutions, seed, n_outcomes, ground_truth, start, end).validate()
+    config = SimulationConfig(n_enterprises, n_institutions, seed, n_outcomes, ground_truth, start, end,
+                              eval_fraction, chunk_enterprises).validate()
     institutions = _institutions(config)
     parts: dict[str, list[pd.DataFrame]] = {}
     for chunk in _chunks(config, institutions):
         for name, frame in chunk.items():
             parts.setdefault(name, []).append(frame)
-    joined = {name.split(".")[0]: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
+    joined = {name.split(".")[0]: pd.concat(frames, ignore_index=True) for name, frames in parts.items()
+              if name != "ground_truth.parquet"}
+    joined["ground_truth"] = pa.concat_tables(parts["ground_truth.parquet"]).to_pandas()
     return SimulatedData(**joined, institutions=institutions.frame, institution_truth=institutions.truth(),
                          config=config)
 
@@ -194,7 +204,7 @@ def write(data: SimulatedData, out_dir: str | Path) -> dict[str, int]:
 
 def generate(out_dir: str | Path, config: SimulationConfig | None = None, *,
              on_progress: Progress | None = None) -> GenerationSummary:
-    """Simulate and write chunk by chunk: memory stays bounded by one chunk of 20,000 enterprises.
+    """Simulate and write chunk by chunk: memory stays bounded by one chunk (20,000 enterprises by default).
 
     The files appear in ``out_dir`` together at the end (written in a temporary folder beside them first).
     Without ground truth, a stale ``ground_truth.parquet`` of an earlier run is removed.
@@ -229,12 +239,13 @@ def _width(n: int, least: int) -> int:
 
 
 def _chunks(config: SimulationConfig, institutions: InstitutionSet,
-            report: Progress = lambda stage, done, total: None) -> Iterator[dict[str, pd.DataFrame]]:
+            report: Progress = lambda stage, done, total: None) -> Iterator[Chunk]:
     """The frames of each chunk of enterprises, ids continuing across chunks."""
     n, total_outcomes = config.n_enterprises, config.total_outcomes
-    starts = list(range(0, n, CHUNK_ENTERPRISES))
+    step = config.chunk_enterprises
+    starts = list(range(0, n, step))
     # Outcomes are shared out by enterprises (known in advance), by largest remainder.
-    sizes = np.array([min(CHUNK_ENTERPRISES, n - s) for s in starts])
+    sizes = np.array([min(step, n - s) for s in starts])
     exact = sizes / n * total_outcomes
     shares = np.floor(exact).astype(np.int64)
     shares[np.argsort(-(exact - shares), kind="stable")[: total_outcomes - int(shares.sum())]] += 1
@@ -324,8 +335,6 @@ def _enterprises_and_problems(config: SimulationConfig, chunk: int, first: int, 
 
 # ------------------------------------------------------------------------------------------------ writing
 
-_GROUND_TRUTH = pa.schema([("problem_id", pa.string()), ("institution_id", pa.string()), ("p_success", pa.float64())])
-
 
 class _Writer:
     """Appends frames to the files of a temporary folder; on success moves them into place together."""
@@ -338,12 +347,16 @@ class _Writer:
         self._parquet: pq.ParquetWriter | None = None
 
     def __enter__(self) -> _Writer:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(self.temporary, ignore_errors=True)
-        self.temporary.mkdir()
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(self.temporary, ignore_errors=True)
+            self.temporary.mkdir()
+        except OSError as error:
+            raise InvalidInput(Issue(column=None, expected="a folder that can be written",
+                                     found=f"{str(self.out_dir)!r} ({error.strerror or error})")) from None
         return self
 
-    def append(self, name: str, frame: pd.DataFrame) -> None:
+    def append(self, name: str, frame: pd.DataFrame | pa.Table) -> None:
         if name == "ground_truth.parquet":
             if self.ground_truth:
                 self._append_parquet(frame)
@@ -354,8 +367,10 @@ class _Writer:
                      encoding="utf-8")
         self.rows[name] = self.rows.get(name, 0) + len(frame)
 
-    def _append_parquet(self, frame: pd.DataFrame) -> None:
-        table = pa.Table.from_pandas(frame, schema=_GROUND_TRUTH, preserve_index=False)
+    def _append_parquet(self, frame: pd.DataFrame | pa.Table) -> None:
+        if not isinstance(frame, pa.Table):
+            frame = pa.Table.from_pandas(frame, schema=GROUND_TRUTH_SCHEMA, preserve_index=False)
+        table = frame.replace_schema_metadata(None)
         if self._parquet is None:
             self._parquet = pq.ParquetWriter(self.temporary / "ground_truth.parquet", table.schema,
                                              compression="zstd")

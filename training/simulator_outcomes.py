@@ -21,13 +21,17 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from matching.records import CATEGORIES, INSTITUTION_KINDS, LENDER_KINDS
 from training.simulator_institutions import ARCHETYPES, KIND_SHARES, InstitutionSet, fit_matrix
 
-__all__ = ["OUTCOME_COLUMNS", "CASEWORKERS", "success_probability", "policy_scores", "draw_outcomes"]
+__all__ = ["OUTCOME_COLUMNS", "GROUND_TRUTH_SCHEMA", "CASEWORKERS", "pair_noise", "success_probability",
+           "policy_scores", "draw_outcomes"]
 
 OUTCOME_COLUMNS = ("outcome_id", "problem_id", "institution_id", "status", "amount", "recorded_at", "recorded_by")
+GROUND_TRUTH_SCHEMA = pa.schema([("problem_id", pa.string()), ("institution_id", pa.string()),
+                                 ("p_success", pa.float64())])
 # Caseworkers' user names, four per district office.
 CASEWORKERS: tuple[tuple[str, ...], ...] = (
     ("li.na", "wang.fang", "zhang.wei", "liu.yang"), ("chen.jing", "yang.lei", "zhao.min", "huang.tao"),
@@ -62,12 +66,6 @@ def _kind_fit() -> np.ndarray:
     return table
 
 
-def _best_fit(table: np.ndarray, columns: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """max over a problem's one or two categories of ``table[category, column]``, shape (problems, columns)."""
-    fit = table[first][:, columns]
-    return np.maximum(fit, table[np.where(second >= 0, second, first)][:, columns])
-
-
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: a bijective scramble of 64-bit integers (wrapping arithmetic)."""
     x = x + np.uint64(0x9E3779B97F4A7C15)
@@ -77,65 +75,72 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 def pair_noise(seed: int, problems: np.ndarray, institutions: np.ndarray) -> np.ndarray:
-    """Standardised noise for every (problem, institution), a pure function of the seed and the two indexes."""
+    """Standardised noise of (problem, institution) index pairs (broadcast), a pure function of the seed."""
     key = _mix(np.uint64(seed) ^ _mix(problems.astype(np.uint64)))
-    x = _mix(key[:, None] ^ (institutions.astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93))[None, :])
+    x = _mix(key ^ (institutions.astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93)))
     quarters = sum((x >> np.uint64(shift)) & np.uint64(0xFFFF) for shift in (0, 16, 32, 48))
     return (quarters.astype(np.float64) / 65536.0 - 2.0) * np.sqrt(3.0)  # Irwin-Hall of four: mean 0, sd 1
 
 
+def _broadcast(institutions: InstitutionSet, problems: Mapping[str, np.ndarray],
+               columns: np.ndarray | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Problem arrays and institution indexes that broadcast together: pairs, or the whole grid by default."""
+    if columns is not None:
+        return dict(problems), columns
+    return {key: value[:, None] for key, value in problems.items()}, np.arange(len(institutions.archetype))[None, :]
+
+
+def _best(table: np.ndarray, first: np.ndarray, second: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """max over a problem's one or two categories of ``table[category, column]`` (pairs or grid)."""
+    rows = np.maximum(table[first], table[np.where(second >= 0, second, first)])  # first's shape + (columns,)
+    if first.ndim == 2:  # the grid: gather whole columns from a small (problems, table columns) matrix
+        return np.take(rows[:, 0, :], column[0], axis=1)
+    return np.take_along_axis(rows, column[:, None], axis=1)[:, 0]
+
+
 def _served(mask: np.ndarray, index: np.ndarray) -> np.ndarray:
-    return (mask[None, :] == 0) | (((mask[None, :] >> index[:, None]) & 1) == 1)
+    return (mask == 0) | (((mask >> index) & 1) == 1)
 
 
-def success_probability(seed: int, institutions: InstitutionSet, problems: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The true probability that each problem ends ``solved`` with each institution, shape (problems, institutions).
+def success_probability(seed: int, institutions: InstitutionSet, problems: Mapping[str, np.ndarray],
+                        columns: np.ndarray | None = None) -> np.ndarray:
+    """The true probability that a problem ends ``solved`` with an institution (inactive institutions: 0).
 
     ``problems`` holds arrays ``index`` (global problem number), ``first``/``second`` (category indexes, -1:
-    none), ``sector``, ``district``, ``amount`` (NaN: none), ``staff`` and ``age``. Inactive institutions: 0.
+    none), ``sector``, ``district``, ``amount`` (NaN: none), ``staff`` and ``age``. With ``columns`` (institution
+    indexes, one per problem) the result is one probability per pair; without, the grid (problems, institutions).
     """
-    columns = np.arange(len(institutions.archetype))
-    first, second = problems["first"], problems["second"]
-    logit = _BASE + _FIT * _best_fit(fit_matrix(), institutions.archetype, first, second)
-    logit += _TWO_NEEDS * (second >= 0)[:, None]
-    in_sector = _served(institutions.sector_mask, problems["sector"])
-    logit += np.where(in_sector, np.where(institutions.sector_mask != 0, _SPECIALIST, 0.0)[None, :], _OUT_OF_SECTOR)
-    in_region = _served(institutions.region_mask, problems["district"])
-    logit += np.where(in_region, _HOME_DISTRICT * (institutions.home[None, :] == problems["district"][:, None]),
-                      _OUT_OF_REGION)
-    amount = problems["amount"]
-    asks = ~np.isnan(amount)
-    lends = ~np.isnan(institutions.max_amount)
-    if asks.any() and lends.any():
-        with np.errstate(invalid="ignore", divide="ignore"):
-            below = np.log10(institutions.min_amount[None, :] / amount[:, None])
-            above = np.log10(amount[:, None] / institutions.max_amount[None, :])
-        out = np.fmax(below, above)
-        term = np.where(out <= 0, _IN_RANGE, _OUT_OF_RANGE + _PER_DECADE_OUT * out)
-        logit += np.where(asks[:, None] & lends[None, :], term, 0.0)
-    size = (np.log1p(problems["staff"]) - 2.5)[:, None]
-    age = ((problems["age"] - 8.0) / 6.0)[:, None]
-    lender = _lender_kinds()[institutions.kind][None, :]
-    logit += np.where(lender, 0.3 * size + 0.25 * age, 0.12 * size)
-    logit += _QUALITY * institutions.quality[None, :]
-    logit += _NOISE * pair_noise(seed, problems["index"], columns)
-    probability = 1.0 / (1.0 + np.exp(-logit))
-    return np.where(institutions.active[None, :], probability, 0.0)
+    p, column = _broadcast(institutions, problems, columns)
+    logit = _BASE + _FIT * _best(fit_matrix(), p["first"], p["second"], institutions.archetype[column])
+    logit = logit + _TWO_NEEDS * (p["second"] >= 0)
+    sector_mask = institutions.sector_mask[column]
+    logit += np.where(_served(sector_mask, p["sector"]), np.where(sector_mask != 0, _SPECIALIST, 0.0), _OUT_OF_SECTOR)
+    logit += np.where(_served(institutions.region_mask[column], p["district"]),
+                      _HOME_DISTRICT * (institutions.home[column] == p["district"]), _OUT_OF_REGION)
+    low, high, amount = institutions.min_amount[column], institutions.max_amount[column], p["amount"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.fmax(np.log10(low / amount), np.log10(amount / high))  # NaN unless a lender meets an amount
+    logit += np.where(np.isnan(out), 0.0, np.where(out <= 0, _IN_RANGE, _OUT_OF_RANGE + _PER_DECADE_OUT * out))
+    size, age = np.log1p(p["staff"]) - 2.5, (p["age"] - 8.0) / 6.0
+    logit += np.where(_lender_kinds()[institutions.kind[column]], 0.3 * size + 0.25 * age, 0.12 * size)
+    logit += _QUALITY * institutions.quality[column]
+    logit += _NOISE * pair_noise(seed, p["index"], column)
+    return np.where(institutions.active[column], 1.0 / (1.0 + np.exp(-logit)), 0.0)
 
 
 def policy_scores(institutions: InstitutionSet, problems: Mapping[str, np.ndarray]) -> np.ndarray:
     """The caseworkers' softmax scores, shape (problems, institutions); inactive institutions: -inf."""
+    p, column = _broadcast(institutions, problems, None)
     active = institutions.active
     popularity = institutions.popularity
     spread = popularity[active].std() if active.sum() > 1 else 1.0
     popularity = (popularity - popularity[active].mean()) / (spread or 1.0)
-    first, second = problems["first"], problems["second"]
-    weak = 0.5 * _best_fit(fit_matrix(), institutions.archetype, first, second) + 0.5 * _best_fit(
-        _kind_fit(), institutions.kind, first, second)
-    score = _POPULARITY * popularity[None, :] + _WEAK_FIT * weak
-    score += _PROXIMITY * (institutions.home[None, :] == problems["district"][:, None])
-    score += _SERVED * _served(institutions.region_mask, problems["district"])
-    return np.where(active[None, :], score, -np.inf)
+    weak = 0.5 * _best(fit_matrix(), p["first"], p["second"], institutions.archetype[column]) + 0.5 * _best(
+        _kind_fit(), p["first"], p["second"], institutions.kind[column])
+    score = _POPULARITY * popularity[column] + _WEAK_FIT * weak
+    score += _PROXIMITY * (institutions.home[column] == p["district"])
+    score += _SERVED * _served(institutions.region_mask[column], p["district"])
+    return np.where(active[column], score, -np.inf)
 
 
 def _attempts(rng: np.random.Generator, n_outcomes: int, weights: np.ndarray, cap: int) -> np.ndarray:
@@ -154,12 +159,10 @@ def _attempts(rng: np.random.Generator, n_outcomes: int, weights: np.ndarray, ca
     return tries
 
 
-def _empty_outputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    outcomes = pd.DataFrame({c: pd.Series(dtype=float if c == "amount" else object) for c in OUTCOME_COLUMNS})
-    policy = pd.DataFrame({"outcome_id": pd.Series(dtype=object), "propensity": pd.Series(dtype=float)})
-    ground = pd.DataFrame({"problem_id": pd.Series(dtype=object), "institution_id": pd.Series(dtype=object),
-                           "p_success": pd.Series(dtype=float)})
-    return outcomes, policy, ground
+def _empty_outputs() -> tuple[pd.DataFrame, pd.DataFrame, pa.Table]:
+    outcomes = pd.DataFrame({c: pd.Series(dtype=float if c == "amount" else str) for c in OUTCOME_COLUMNS})
+    policy = pd.DataFrame({"outcome_id": pd.Series(dtype=str), "propensity": pd.Series(dtype=float)})
+    return outcomes, policy, GROUND_TRUTH_SCHEMA.empty_table()
 
 
 def draw_outcomes(
@@ -176,8 +179,12 @@ def draw_outcomes(
     days: int,
     eval_start: datetime,
     ground_truth: bool,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Outcomes, their propensities and the evaluation problems' ground truth for one chunk of problems."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pa.Table]:
+    """Outcomes, their propensities and the evaluation problems' ground truth for one chunk of problems.
+
+    Tries are drawn from the policy's scores over the whole grid of a block of problems; the truth is
+    computed for the chosen pairs, and over the grid only for the problems that reach the evaluation period.
+    """
     empty = _empty_outputs()
     n_institutions = len(institutions.archetype)
     tries = _attempts(rng, n_outcomes, 1.0 + 0.6 * (problems["second"] >= 0),
@@ -187,14 +194,13 @@ def draw_outcomes(
         return empty
     caseworker = rng.integers(0, len(CASEWORKERS[0]), size=len(problem_ids))
     eval_day = (eval_start.date() - start).days
-    institution_ids = institutions.frame["institution_id"].to_numpy(dtype=object)
+    institution_ids = pa.array(institutions.frame["institution_id"].to_numpy(dtype=object), pa.string())
     block = max(1, _PAIRS_PER_BLOCK // n_institutions)
     pieces: list[dict[str, np.ndarray]] = []
-    ground: list[pd.DataFrame] = []
+    ground: list[pa.Table] = []
     for begin in range(0, len(handled), block):
         rows = handled[begin : begin + block]
         part = {key: value[rows] for key, value in problems.items()}
-        truth = success_probability(seed, institutions, part)
         scores = policy_scores(institutions, part)
         top = int(tries[rows].max())
         keys = scores + rng.gumbel(size=scores.shape)
@@ -210,22 +216,23 @@ def draw_outcomes(
         propensity = chosen / np.maximum(1.0 - before, 1e-12)
         r, j = np.nonzero(np.arange(top)[None, :] < tries[rows][:, None])
         institution = picked[r, j]
-        piece = _timeline(rng, part["stated_day"][r], j, truth[r, institution], days)
-        piece.update(row=rows[r], attempt=j, institution=institution, propensity=propensity[r, j],
-                     p=truth[r, institution])
+        truth = success_probability(seed, institutions, {key: value[r] for key, value in part.items()}, institution)
+        piece = _timeline(rng, part["stated_day"][r], j, truth, days)
+        piece.update(row=rows[r], attempt=j, institution=institution, propensity=propensity[r, j])
         pieces.append(piece)
         if ground_truth:
-            late = np.zeros(len(rows), dtype=bool)
-            late[r[piece["day"] >= eval_day]] = True
-            ids = problem_ids[rows[late]]
-            ground.append(pd.DataFrame({"problem_id": np.repeat(ids, n_institutions),
-                                        "institution_id": np.tile(institution_ids, len(ids)),
-                                        "p_success": truth[late].ravel()}))
+            late = np.unique(r[piece["day"] >= eval_day])
+            grid = success_probability(seed, institutions, {key: value[late] for key, value in part.items()})
+            ids = pa.array(problem_ids[rows[late]], pa.string())
+            ground.append(pa.table({
+                "problem_id": ids.take(pa.array(np.repeat(np.arange(len(late)), n_institutions))),
+                "institution_id": institution_ids.take(pa.array(np.tile(np.arange(n_institutions), len(late)))),
+                "p_success": pa.array(grid.ravel(), pa.float64()),
+            }, schema=GROUND_TRUTH_SCHEMA))
     drawn = {key: np.concatenate([p[key] for p in pieces]) for key in pieces[0]}
     outcomes, policy = _frames(rng, drawn, institutions, problems, problem_ids, caseworker, start,
                                outcome_offset, outcome_width)
-    ground_frame = pd.concat(ground, ignore_index=True) if ground else empty[2]
-    return outcomes, policy, ground_frame
+    return outcomes, policy, pa.concat_tables(ground) if ground else empty[2]
 
 
 def _timeline(rng: np.random.Generator, stated: np.ndarray, attempt: np.ndarray, p: np.ndarray,

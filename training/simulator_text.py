@@ -474,20 +474,19 @@ class ProblemTexts:
 
 
 class _Dice:
-    """Reads one pre-drawn row of uniforms in order; past its end it reuses the row, rescaled."""
+    """Reads one pre-drawn row of uniforms in order; past its end it reuses the row, rescrambled."""
 
     __slots__ = ("row", "at")
 
-    def __init__(self, row: np.ndarray) -> None:
-        self.row = row.tolist()
+    def __init__(self, row: list[float]) -> None:
+        self.row = row
         self.at = 0
 
     def uniform(self) -> float:
-        value = self.row[self.at % _DICE_COLUMNS]
-        if self.at >= _DICE_COLUMNS:
-            value = (value * 7919.0 * (1 + self.at // _DICE_COLUMNS)) % 1.0
         self.at += 1
-        return value
+        if self.at <= _DICE_COLUMNS:
+            return self.row[self.at - 1]
+        return (self.row[self.at % _DICE_COLUMNS] * 7919.0 + self.at * 0.6180339887) % 1.0
 
     def pick(self, options: Sequence[str]) -> str:
         return options[int(self.uniform() * len(options))]
@@ -521,25 +520,21 @@ def _templates(category: str, language: str, with_amount: bool) -> tuple[str, ..
     return bank if with_amount else tuple(t for t in bank if "amount" not in _slot_names(t))
 
 
-def _slots(dice: _Dice, language: str, sector: str, district: int, amount: float, staff: int,
+def _slots(side: int, words: SectorWords, picks: list[float], district: int, amount: float, staff: int,
            years: int) -> dict[str, str]:
-    """Slot values in ``language`` (0: English, 1: Chinese); every slot is drawn, so dice use is fixed."""
-    side = 0 if language == "en" else 1
-    words = SECTOR_WORDS[sector]
+    """Slot values in English (side 0) or Chinese (1); ``picks`` choose the same things in both languages."""
     place_en, place_zh = DISTRICTS[district]
-    place = (place_en if dice.below(0.5) else f"{place_en} District") if side == 0 else place_zh
-    trade = dice.pick(words.trades)[side]
-    choice = dice.uniform()
+    trade = words.trades[int(picks[0] * len(words.trades))][side]
     return {
-        "amount": format_amount(amount, "zh" if side else "en", choice) if amount == amount else "",
-        "product": dice.pick(words.products)[side],
-        "equipment": dice.pick(words.equipment)[side],
-        "place": place,
+        "amount": format_amount(amount, "zh" if side else "en", picks[4]) if amount == amount else "",
+        "product": words.products[int(picks[1] * len(words.products))][side],
+        "equipment": words.equipment[int(picks[2] * len(words.equipment))][side],
+        "place": place_zh if side else (place_en if picks[3] < 0.5 else f"{place_en} District"),
         "staff": str(max(staff, 2)),
         "years": str(max(years, 1)),
-        "trade": trade.lower() if side == 0 else trade,
-        "mu": str(5 + int(dice.uniform() * 60)),
-        "kva": str((2 + int(dice.uniform() * 12)) * 100),
+        "trade": trade if side else trade.lower(),
+        "mu": str(5 + int(picks[5] * 60)),
+        "kva": str((2 + int(picks[6] * 12)) * 100),
     }
 
 
@@ -633,28 +628,32 @@ def render_problem_texts(
     ``amounts`` is NaN where no amount was asked for; then no template mentioning an amount is used.
     """
     n = len(first)
-    dice_rows = rng.random((n, _DICE_COLUMNS))
+    slot_picks = rng.random((n, 7)).tolist()
+    dice_rows = rng.random((n, _DICE_COLUMNS)).tolist()
     draw = rng.random((n, 2))
     languages = np.where(draw[:, 0] < zh_share, "zh", np.where(draw[:, 0] < zh_share + mixed_share, "mixed", "en"))
-    typo_wanted = draw[:, 1] < typo_share
+    typo_wanted = (draw[:, 1] < typo_share).tolist()
     texts: list[str] = []
     typos = np.zeros(n, dtype=bool)
-    for i in range(n):
+    names = [(CATEGORIES[f], CATEGORIES[s] if s >= 0 else None) for f, s in zip(first.tolist(), second.tolist(),
+                                                                                  strict=True)]
+    words = [SECTOR_WORDS[SECTORS[k]] for k in range(len(SECTORS))]
+    rows = zip(languages.tolist(), names, sectors.tolist(), districts.tolist(), amounts.tolist(), staff.tolist(),
+               years.tolist(), strict=True)
+    for i, (language, categories, sector, district, amount, size, age) in enumerate(rows):
         dice = _Dice(dice_rows[i])
-        language = str(languages[i])
-        sector, amount = SECTORS[int(sectors[i])], float(amounts[i])
         with_amount = amount == amount
-        slots = {side: _slots(dice, side, sector, int(districts[i]), amount, int(staff[i]), int(years[i]))
-                 for side in ("en", "zh")}
+        sides = ("en", "zh") if language == "mixed" else (language,)
+        slots = {side: _slots(side == "zh", words[sector], slot_picks[i], district, amount, size, age)
+                 for side in sides}
         base = language if language != "mixed" else ("zh" if dice.below(0.5) else "en")
-        categories = [CATEGORIES[int(first[i])]] + ([CATEGORIES[int(second[i])]] if second[i] >= 0 else [])
-        parts = []
-        for k, category in enumerate(categories):
-            if language == "mixed" and k == 0:
-                parts.append(_mixed(dice, category, slots, with_amount))
-            else:
-                parts.append(_statement(dice, category, base, slots[base], with_amount))
-        text = parts[0] if len(parts) == 1 else _join(parts[0], parts[1], dice.pick(_CONNECTORS[base]))
+        if language == "mixed":
+            text = _mixed(dice, categories[0], slots, with_amount)
+        else:
+            text = _statement(dice, categories[0], base, slots[base], with_amount)
+        if categories[1] is not None:
+            second_text = _statement(dice, categories[1], base, slots[base], with_amount)
+            text = _join(text, second_text, dice.pick(_CONNECTORS[base]))
         if dice.below(0.3):
             prefix = dice.pick(_PREFIXES[base]).format_map(slots[base])
             text = prefix + ("" if base == "zh" else " ") + text
