@@ -184,7 +184,7 @@ def write_tables(tables: Tables, folder: str | Path, *, format: str = "csv") -> 
                 out[column] = out[column].map(";".join).astype("str")
         for column in ("stated_at", "recorded_at"):
             if column in out:
-                out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+                out[column] = _iso(out[column])
         path = folder / f"{table}.{format}"
         if format == "csv":
             out.to_csv(path, index=False, encoding="utf-8")
@@ -192,6 +192,15 @@ def write_tables(tables: Tables, folder: str | Path, *, format: str = "csv") -> 
             out.to_parquet(path, index=False)
         written[table] = path
     return written
+
+
+def _iso(moments: pd.Series) -> pd.Series:
+    """ISO 8601 text as short as the column allows: dates alone when every time is midnight."""
+    if (moments == moments.dt.normalize()).all():
+        return moments.dt.strftime("%Y-%m-%d")
+    if (moments.dt.microsecond == 0).all():
+        return moments.dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return moments.dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 # ----------------------------------------------------------------------------------------------- reading files

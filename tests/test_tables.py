@@ -372,3 +372,12 @@ def test_names_and_regions_are_stripped_but_free_text_is_kept_as_written(tmp_pat
     assert tables.enterprises["name"].iat[0] == "老街茶馆"
     assert tables.enterprises["region"].tolist()[:2] == ["西湖区", "Binjiang"]
     assert tables.problems["text"].iat[0] == "  需要贷款\n"
+
+
+def test_written_dates_are_plain_iso_dates_when_every_time_is_midnight(tmp_path: Path) -> None:
+    write_tables(valid_tables(), tmp_path)
+    problems = (tmp_path / "problems.csv").read_text(encoding="utf-8")
+    outcomes = (tmp_path / "outcomes.csv").read_text(encoding="utf-8")
+
+    assert ",2024-01-15\n" in problems
+    assert ",2024-02-01T09:30:00.000000," in outcomes and ",2024-03-05T14:00:00.250000," in outcomes
