@@ -171,7 +171,10 @@ def validate_tables(
 
 
 def write_tables(tables: Tables, folder: str | Path, *, format: str = "csv") -> dict[str, Path]:
-    """Write ``tables`` as ``<table>.csv`` (or ``.parquet``) files that ``read_tables`` reads back equal."""
+    """Write ``tables`` as ``<table>.csv`` (or ``.parquet``) files that ``read_tables`` reads back equal.
+
+    A file of the same table in the other format is removed, so that the folder stays readable.
+    """
     if format not in ("csv", "parquet"):
         raise InvalidInput.field("format", "one of 'csv', 'parquet'", format)
     folder = Path(folder)
@@ -186,6 +189,8 @@ def write_tables(tables: Tables, folder: str | Path, *, format: str = "csv") -> 
             if column in out:
                 out[column] = _iso(out[column])
         path = folder / f"{table}.{format}"
+        # A file of the other format would make the folder ambiguous to read_tables.
+        (folder / f"{table}.{'parquet' if format == 'csv' else 'csv'}").unlink(missing_ok=True)
         if format == "csv":
             out.to_csv(path, index=False, encoding="utf-8")
         else:

@@ -381,3 +381,12 @@ def test_written_dates_are_plain_iso_dates_when_every_time_is_midnight(tmp_path:
 
     assert ",2024-01-15\n" in problems
     assert ",2024-02-01T09:30:00.000000," in outcomes and ",2024-03-05T14:00:00.250000," in outcomes
+
+
+def test_writing_one_format_over_the_other_leaves_one_file_per_table(tmp_path: Path) -> None:
+    tables = valid_tables()
+    write_tables(tables, tmp_path, format="csv")
+    write_tables(tables, tmp_path, format="parquet")
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{t}.parquet" for t in TABLE_NAMES)
+    assert len(read_tables(tmp_path).outcomes) == 3
