@@ -391,3 +391,10 @@ def test_the_import_command_reports_an_unreachable_database_without_a_traceback(
     assert "database error" in result.output
     assert "hunter2" not in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_outcome_is_normalised_as_a_table_row_would_be(stocked: Engine) -> None:
+    stored, _ = record_outcome(stocked, an_outcome(outcome_id=" O7 ", problem_id="P000002 ", recorded_by="  "))
+
+    assert (stored.outcome_id, stored.problem_id, stored.recorded_by) == ("O7", "P000002", None)
+    assert load_tables(stocked).outcomes.set_index("outcome_id").loc["O7", "problem_id"] == "P000002"

@@ -39,24 +39,29 @@ def naive_utc(moment: datetime) -> datetime:
 def record_outcome(engine: Engine, outcome: Outcome) -> tuple[Outcome, bool]:
     """Store ``outcome`` unless its id is stored already; see the module docstring."""
     _check_fields(outcome)
+    # Normalised as matching.tables normalises a table: ids and recorded_by stripped, '' recorded_by is none.
     wanted = replace(
         outcome,
+        outcome_id=outcome.outcome_id.strip(),
+        problem_id=outcome.problem_id.strip(),
+        institution_id=outcome.institution_id.strip(),
         amount=None if outcome.amount is None else float(outcome.amount),
         recorded_at=naive_utc(outcome.recorded_at or utc_now()),
+        recorded_by=(outcome.recorded_by or "").strip() or None,
     )
     with translated_errors(), writing(engine) as connection:
-        stored = _stored(connection, outcome.outcome_id)
+        stored = _stored(connection, wanted.outcome_id)
         if stored is None:
-            _check_references(connection, outcome)
+            _check_references(connection, wanted)
             # A concurrent writer may have stored the same id since: then the insert does nothing.
             if connection.execute(_insert_once(connection), _as_row(wanted)).first() is not None:
                 return wanted, True
-            stored = _stored(connection, outcome.outcome_id)
+            stored = _stored(connection, wanted.outcome_id)
             assert stored is not None
     differences = [
         Issue(
             column=name,
-            expected=f"{getattr(stored, name)!r}, as stored for outcome {outcome.outcome_id!r}",
+            expected=f"{getattr(stored, name)!r}, as stored for outcome {wanted.outcome_id!r}",
             found=repr(getattr(wanted, name)),
         )
         for name in (f.name for f in fields(Outcome))
