@@ -160,7 +160,7 @@ def _solve_lp(problems: np.ndarray, institutions: np.ndarray, weight: np.ndarray
     ]).tocsc()
     b_ub = np.concatenate([np.ones(len(p_ids)), np.minimum(room, len(p_ids))])
     scale = weight.max()
-    for method in ("highs-ipm", "highs-ds") if e > 20_000 else ("highs-ds",):
+    for method in ("highs-ds", "highs-ipm"):
         result = linprog(-weight / scale, A_ub=a_ub, b_ub=b_ub, bounds=(0, 1), method=method)
         if result.status != 0:
             continue

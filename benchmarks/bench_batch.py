@@ -1,0 +1,157 @@
+"""Benchmark of ``smematch batch``: the city and a nation, local and Dask engines, against raw retrieval.
+
+For each size it generates the data once with the simulator (kept in ``--data-root``), then runs in child
+processes, one at a time: ``smematch batch`` with each engine (end to end: reading, checking, scoring,
+assignment where asked, writing), and the yardstick: raw TF-IDF top-k retrieval alone (the engine's own text
+index, problems read from the same CSV in chunks, nothing else). Printed per run: wall time, problems per
+second, peak RSS of the child and all its descendants (the Dask workers included), and the ratio to the
+yardstick.
+
+    .venv/bin/python benchmarks/bench_batch.py --sizes city
+    .venv/bin/python benchmarks/bench_batch.py --sizes nation --nation-enterprises 1000000 --engines dask
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+SMEMATCH = Path(sys.executable).parent / "smematch"
+
+
+def generate(folder: Path, enterprises: int, institutions: int, outcomes: bool) -> None:
+    from training.simulator import SimulationConfig
+    from training.simulator import generate as simulate
+
+    if (folder / "problems.csv").is_file():
+        return
+    config = SimulationConfig(n_enterprises=enterprises, n_institutions=institutions, seed=0,
+                              n_outcomes=None if outcomes else 0, ground_truth=False)
+    started = time.perf_counter()
+    simulate(folder, config)
+    print(f"  generated {folder} in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def measured(command: list[str]) -> tuple[float, int, int, str]:
+    """Run a command; return wall seconds, peak RSS (bytes) of it and its descendants, exit code, stdout."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        parent = psutil.Process(process.pid)
+        peak = 0
+        while process.poll() is None:
+            try:
+                tree = [parent, *parent.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+        out.seek(0)
+        text = out.read().decode("utf-8", "replace")
+    return time.perf_counter() - started, peak, process.returncode, text
+
+
+def yardstick(folder: Path, k: int, limit: int | None) -> None:
+    """Raw retrieval alone, in this process: read problems in chunks, TF-IDF similarity, top-k. Prints JSON."""
+    import pandas as pd
+
+    from matching import Matcher
+    from matching.retrieval import top_k
+    from matching.tables import read_tables  # noqa: F401  (same import cost as the real run)
+
+    started = time.perf_counter()
+    institutions = pd.read_csv(folder / "institutions.csv", keep_default_na=False)
+    index = Matcher().fit(institutions).catalogue_.index
+    fitted = time.perf_counter()
+    size = max(1, 1_000_000 // len(institutions))
+    done = 0
+    for chunk in pd.read_csv(folder / "problems.csv", usecols=["text"], chunksize=20_000, dtype=str,
+                             keep_default_na=False):
+        texts = chunk["text"].tolist()
+        if limit is not None:
+            texts = texts[: max(0, limit - done)]
+        for start in range(0, len(texts), size):
+            top_k(index.similarity(index.transform(texts[start : start + size])), k)
+        done += len(texts)
+        if limit is not None and done >= limit:
+            break
+    ended = time.perf_counter()
+    print(json.dumps({"problems": done, "seconds_retrieval": ended - fitted, "seconds": ended - started}))
+
+
+def run(name: str, folder: Path, engines: list[str], assign: bool, k: int, limit: int | None,
+        chunk_size: int) -> None:
+    print(f"\n== {name}: {folder}", flush=True)
+    seconds, peak, code, text = measured([sys.executable, __file__, "--yardstick", str(folder), "--k", str(k),
+                                          *(["--yardstick-limit", str(limit)] if limit else [])])
+    if code != 0:
+        print(text)
+        raise SystemExit(code)
+    raw = json.loads(text.strip().splitlines()[-1])
+    raw_rate = raw["problems"] / raw["seconds"]
+    print(f"  raw TF-IDF top-{k} retrieval: {raw['problems']:,} problems in {raw['seconds']:.1f} s "
+          f"({raw_rate:,.0f} problems/s; {raw['seconds_retrieval']:.1f} s retrieving), peak RSS "
+          f"{peak / 2**30:.2f} GiB", flush=True)
+    for engine in engines:
+        output = Path(tempfile.mkdtemp(prefix="bench-batch-")) / "out.parquet"
+        command = [str(SMEMATCH), "batch", "--data", str(folder), "--out", str(output), "-k", str(k),
+                   "--engine", engine, "--chunk-size", str(chunk_size), *(["--assign"] if assign else [])]
+        seconds, peak, code, text = measured(command)
+        if code != 0:
+            print(text)
+            raise SystemExit(code)
+        summary = json.loads(output.with_name("out.summary.json").read_text(encoding="utf-8"))
+        problems = summary["problems"]
+        per = summary["seconds"]
+        raw_same = problems / raw_rate
+        print(f"  batch --engine {engine}{' --assign' if assign else ''}: {problems:,} problems in {seconds:.1f} s "
+              f"wall ({problems / seconds:,.0f} problems/s), peak RSS {peak / 2**30:.2f} GiB, "
+              f"{seconds / raw_same:.2f}x raw retrieval of the same problems", flush=True)
+        print(f"    phases (s): {per}", flush=True)
+        if "assignment" in summary:
+            figures = {key: value for key, value in summary["assignment"].items() if key != "method"}
+            print(f"    assignment: {figures}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="city,nation", help="comma-separated: city, nation")
+    parser.add_argument("--engines", default="local,dask")
+    parser.add_argument("--nation-enterprises", type=int, default=1_000_000)
+    parser.add_argument("--nation-institutions", type=int, default=10_000)
+    parser.add_argument("--nation-assign", action="store_true", help="assign under capacity in the nation too")
+    parser.add_argument("--data-root", type=Path, default=Path(tempfile.gettempdir()) / "smematch-bench")
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--chunk-size", type=int, default=20_000)
+    parser.add_argument("--yardstick-limit", type=int, default=None, help="raw retrieval on the first N only")
+    parser.add_argument("--yardstick", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.yardstick is not None:
+        yardstick(args.yardstick, args.k, args.yardstick_limit)
+        return
+    engines = [e for e in args.engines.split(",") if e]
+    for size in [s for s in args.sizes.split(",") if s]:
+        if size == "city":
+            folder = args.data_root / "city-8000x300"
+            generate(folder, 8_000, 300, outcomes=True)
+            run("city (8,000 enterprises x 300 institutions)", folder, engines, True, args.k, None, args.chunk_size)
+        elif size == "nation":
+            n, m = args.nation_enterprises, args.nation_institutions
+            folder = args.data_root / f"nation-{n}x{m}"
+            generate(folder, n, m, outcomes=False)
+            run(f"nation ({n:,} enterprises x {m:,} institutions)", folder, engines, args.nation_assign, args.k,
+                args.yardstick_limit, args.chunk_size)
+        else:
+            parser.error(f"unknown size {size!r}")
+
+
+if __name__ == "__main__":
+    main()
