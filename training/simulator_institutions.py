@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from matching.records import CATEGORIES, INSTITUTION_KINDS, SECTORS
-from training.simulator_text import BRANDS, CITY, DISTRICT_WEIGHTS, DISTRICTS, SECTOR_NAMES, STREETS
+from training.simulator_text import BRANDS, CITIES, DISTRICT_WEIGHTS, DISTRICTS, SECTOR_NAMES, STREETS
 
 __all__ = ["Archetype", "ARCHETYPES", "KIND_SHARES", "InstitutionSet", "fit_matrix", "make_institutions"]
 
@@ -31,7 +31,7 @@ class Archetype:
     kind: str
     share: float  # weight within its kind
     fit: dict[str, float]  # category -> how well this archetype solves it (hidden)
-    names: tuple[Pair, ...]  # templates with {brand} {district} {area} (district, short) {street} {city}
+    names: tuple[Pair, ...]  # templates: {brand} {district} {area} (district, short) {street} {city} {field}
     products: tuple[Pair, ...]
     scope: str = "city"  # city: serves all, first one city-level; branch/local: a district office
     focus: tuple[str, ...] = ()  # sectors it may restrict itself to
@@ -40,6 +40,7 @@ class Archetype:
     capacity: float = 10.0  # median cases per month
     fame: float = 0.0  # popularity with caseworkers beyond capacity and quality
     brands: tuple[Pair, ...] = field(default_factory=tuple)
+    fields: tuple[Pair, ...] = field(default_factory=tuple)  # specialities for {field} in names
 
 
 _BIG_BANKS: tuple[Pair, ...] = (
@@ -110,41 +111,56 @@ ARCHETYPES: tuple[Archetype, ...] = (
     Archetype("agri_academy", "research_institute", 0.25,
               {"technology": 0.85, "new_product": 0.7, "water": 0.25, "energy": 0.2, "market": 0.15},
               (("{city} Academy of Agricultural Sciences", "{city}市农业科学研究院"),
-               ("{district} Agricultural Technology Extension Station", "{district}农业技术推广站")),
+               ("{district} Agricultural Technology Extension Station", "{district}农业技术推广站"),
+               ("{city} {field} Research Institute", "{city}市{field}研究所")),
               (("new crop varieties", "农作物新品种"), ("pest and disease control", "病虫害防治"),
                ("agricultural product processing technology", "农产品加工技术"),
                ("water-saving irrigation", "节水灌溉技术"), ("soil testing", "土壤检测"),
                ("technology transfer to farms", "农业技术转让")),
-              focus=("agriculture",), focus_share=1.0, capacity=10, fame=-0.3),
+              focus=("agriculture",), focus_share=1.0, capacity=10, fame=-0.3,
+              fields=(("Tea", "茶叶"), ("Fruit Tree", "果树"), ("Aquaculture", "水产"), ("Animal Husbandry", "畜牧"),
+                      ("Vegetable", "蔬菜"), ("Edible Fungi", "食用菌"), ("Seed", "种子"))),
     Archetype("industrial_institute", "research_institute", 0.30,
               {"technology": 0.9, "new_product": 0.85, "energy": 0.5, "it": 0.3},
-              (("{city} Institute of Machinery Research", "{city}市机械研究所"),
-               ("{city} Institute of New Materials", "{city}市新材料研究院"),
-               ("{city} Light Industry Design Institute", "{city}市轻工业设计研究院")),
+              (("{city} Institute of {field} Research", "{city}市{field}研究所"),
+               ("{city} {field} Research Institute", "{city}市{field}研究院"),
+               ("{city} {field} Engineering Technology Research Centre", "{city}市{field}工程技术研究中心")),
               (("technology transfer", "技术转让"), ("pilot testing", "中试"), ("process improvement", "工艺改进"),
                ("product testing and certification", "产品检测认证"), ("equipment upgrading", "设备升级改造"),
                ("joint R&D of new products", "新产品联合研发")),
-              focus=("manufacturing", "construction"), focus_share=0.8, capacity=8, fame=-0.3),
+              focus=("manufacturing", "construction"), focus_share=0.8, capacity=8, fame=-0.3,
+              fields=(("Machinery", "机械"), ("New Materials", "新材料"), ("Light Industry Design", "轻工业设计"),
+                      ("Textile", "纺织"), ("Food Industry", "食品工业"), ("Chemical Industry", "化工"),
+                      ("Electronics", "电子"), ("Building Materials", "建材"), ("Mould and Die", "模具"),
+                      ("Packaging", "包装"))),
     Archetype("energy_centre", "research_institute", 0.15,
               {"energy": 0.9, "technology": 0.4, "electricity": 0.3, "water": 0.15},
               (("{city} Energy Conservation Technology Service Centre", "{city}市节能技术服务中心"),
-               ("{city} Institute of Energy Research", "{city}市能源研究所")),
+               ("{city} Institute of Energy Research", "{city}市能源研究所"),
+               ("{city} {field} Engineering Research Centre", "{city}市{field}工程研究中心")),
               (("energy audits", "能源审计"), ("energy-saving retrofits", "节能改造"),
                ("rooftop solar design", "屋顶光伏设计"), ("waste-heat recovery", "余热回收"),
                ("clean boiler conversion", "锅炉清洁能源改造")),
-              capacity=10, fame=-0.3),
+              capacity=10, fame=-0.3,
+              fields=(("Solar Energy", "太阳能"), ("Thermal Energy", "热能"), ("Motor Efficiency", "电机能效"),
+                      ("Building Energy", "建筑节能"), ("Clean Combustion", "清洁燃烧"))),
     Archetype("it_institute", "research_institute", 0.15,
               {"it": 0.9, "technology": 0.45, "new_product": 0.4, "skills": 0.2},
               (("{city} Institute of Software and Information Technology", "{city}市软件与信息技术研究院"),
-               ("{city} Industrial Internet Innovation Centre", "{city}市工业互联网创新中心")),
+               ("{city} Industrial Internet Innovation Centre", "{city}市工业互联网创新中心"),
+               ("{city} {field} Engineering Technology Research Centre", "{city}市{field}工程技术研究中心")),
               (("ERP and management software", "企业管理软件"), ("digital transformation consulting", "数字化转型咨询"),
                ("e-commerce platforms", "电商平台建设"), ("network security", "网络安全服务"),
                ("industrial internet for workshops", "车间工业互联网")),
-              capacity=10, fame=-0.3),
+              capacity=10, fame=-0.3,
+              fields=(("Big Data", "大数据"), ("Cybersecurity", "网络安全"), ("Smart Manufacturing", "智能制造"),
+                      ("E-commerce", "电子商务"), ("Cloud Computing", "云计算"), ("Internet of Things", "物联网"))),
     Archetype("productivity_centre", "research_institute", 0.15,
               {"technology": 0.6, "new_product": 0.55, "market": 0.35, "it": 0.35, "skills": 0.3},
               (("{city} Productivity Promotion Centre", "{city}市生产力促进中心"),
-               ("{city} Technology Transfer Centre", "{city}市技术转移中心")),
+               ("{city} Technology Transfer Centre", "{city}市技术转移中心"),
+               ("{district} Productivity Promotion Centre", "{district}生产力促进中心"),
+               ("{district} Science and Technology Innovation Service Centre", "{district}科技创新服务中心")),
               (("technology brokerage", "技术经纪"), ("patent services", "专利服务"), ("innovation vouchers",
                "创新券"), ("matchmaking with universities", "产学研对接")),
               capacity=12, fame=-0.2),
@@ -152,26 +168,37 @@ ARCHETYPES: tuple[Archetype, ...] = (
                                                      "new_product": 0.15},
               (("{city} Vocational and Technical College", "{city}职业技术学院"),
                ("{city} Technician College", "{city}技师学院"),
-               ("{district} Vocational Skills Training School", "{district}职业技能培训学校")),
+               ("{city} {field} Vocational College", "{city}{field}职业学院"),
+               ("{district} Vocational Skills Training School", "{district}职业技能培训学校"),
+               ("{brand} Vocational Training School", "{brand}职业培训学校")),
               (("vocational training", "职业技能培训"), ("apprenticeships", "学徒制培养"),
                ("welding and electrician certificates", "焊工电工证书培训"), ("e-commerce training", "电商培训"),
                ("order-based training of new workers", "订单式人才培养")),
-              capacity=20, fame=-0.3),
+              capacity=20, fame=-0.3, brands=BRANDS,
+              fields=(("Commerce", "商贸"), ("Transport", "交通"), ("Light Industry", "轻工"), ("Agriculture", "农业"),
+                      ("Construction", "建筑"), ("Tourism", "旅游"), ("Information Technology", "信息"))),
     Archetype("university", "college", 0.3,
               {"technology": 0.7, "new_product": 0.75, "it": 0.7, "energy": 0.45, "skills": 0.5, "market": 0.2},
               (("{city} University of Technology", "{city}理工大学"),
-               ("{city} University, School of Mechanical Engineering", "{city}大学机械工程学院"),
-               ("{city} University, School of Computer Science", "{city}大学计算机学院")),
+               ("{city} University, School of {field}", "{city}大学{field}学院"),
+               ("{city} University of Technology, School of {field}", "{city}理工大学{field}学院")),
               (("joint research projects", "校企联合研发"), ("technology transfer", "技术转让"),
                ("product design", "产品设计"), ("laboratory testing", "实验室检测"),
                ("graduate internships", "毕业生实习")),
-              capacity=10, fame=-0.3),
+              capacity=10, fame=-0.3,
+              fields=(("Mechanical Engineering", "机械工程"), ("Computer Science", "计算机"),
+                      ("Materials Science", "材料科学与工程"), ("Food Science", "食品科学"),
+                      ("Electrical Engineering", "电气工程"), ("Chemical Engineering", "化学工程"),
+                      ("Environmental Science", "环境科学"), ("Civil Engineering", "土木工程"))),
     Archetype("business_school", "college", 0.2, {"market": 0.55, "skills": 0.6, "it": 0.3, "financing": 0.1},
               (("{city} University of Finance and Economics", "{city}财经大学"),
-               ("{city} University, School of Business", "{city}大学商学院")),
+               ("{city} University, School of Business", "{city}大学商学院"),
+               ("{city} University of Finance and Economics, School of {field}", "{city}财经大学{field}学院")),
               (("management training", "管理培训"), ("market research", "市场调研"),
                ("export marketing courses", "出口营销课程"), ("financial management training", "财务管理培训")),
-              capacity=12, fame=-0.3),
+              capacity=12, fame=-0.3,
+              fields=(("Accounting", "会计"), ("International Trade", "国际贸易"), ("Marketing", "市场营销"),
+                      ("E-commerce", "电子商务"), ("Management", "管理"))),
     Archetype("land_bureau", "government", 0.12, {"land": 0.95},
               (("{city} Bureau of Natural Resources and Planning", "{city}市自然资源和规划局"),
                ("{district} Branch, {city} Bureau of Natural Resources and Planning",
@@ -242,6 +269,7 @@ ARCHETYPES: tuple[Archetype, ...] = (
 KIND_SHARES: dict[str, float] = {"bank": 0.27, "guarantee": 0.10, "microcredit": 0.12, "research_institute": 0.14,
                                  "college": 0.11, "government": 0.26}
 _INACTIVE_SHARE = 0.04
+_NAME_DRAWS = [7, 8, 9, 12]  # the columns of an institution's draws that shape its name
 
 
 def fit_matrix() -> np.ndarray:
@@ -303,7 +331,13 @@ def make_institutions(rng: np.random.Generator, n: int) -> InstitutionSet:
     rank = np.concatenate([np.arange(c) for c in counts]) if n else np.zeros(0, np.int64)  # 0: the first one
     order = rng.permutation(n)
     archetype, rank = archetype[order], rank[order]
-    draw = rng.random((n, 12))
+    # Past a city's worth of an archetype (as many as 300 institutions hold), the next ones belong to the
+    # province's other cities, each with its own city-level office: a province has many land bureaus.
+    per_city = np.maximum(_counts(300), 1)
+    government = np.array([a.kind == "government" for a in ARCHETYPES])
+    per_city = np.where(government, np.minimum(per_city, len(DISTRICTS)), per_city)[archetype]
+    city, rank = rank // per_city, rank % per_city
+    draw = rng.random((n, 13))
     quality = rng.standard_normal(n)
     noise = rng.standard_normal(n)
     districts = np.arange(len(DISTRICTS))
@@ -317,6 +351,7 @@ def make_institutions(rng: np.random.Generator, n: int) -> InstitutionSet:
     max_amount = np.full(n, np.nan)
     capacity = np.zeros(n, np.int64)
     fame = np.zeros(n)
+    taken: set[str] = set()
     for i in range(n):
         a, u = ARCHETYPES[int(archetype[i])], draw[i]
         city_level = a.scope == "city" and rank[i] == 0
@@ -342,8 +377,14 @@ def make_institutions(rng: np.random.Generator, n: int) -> InstitutionSet:
         capacity[i] = max(1, round(a.capacity * (0.5 if a.kind == "government" and not city_level else 1.0)
                                    * float(np.exp(0.5 * noise[i]))))
         fame[i] = a.fame + (0.4 if a.kind == "government" and city_level else 0.0)
-        name, description = _present(a, int(home[i]), city_level, u, int(sector_mask[i]), int(region_mask[i]),
-                                     min_amount[i], max_amount[i])
+        for attempt in range(12):  # another street, brand, template or speciality while the name is taken
+            varied = u.copy()
+            varied[_NAME_DRAWS] = (u[_NAME_DRAWS] + 0.6180339887 * attempt) % 1.0
+            name, description = _present(a, CITIES[int(city[i]) % len(CITIES)], int(home[i]), city_level, varied,
+                                         int(sector_mask[i]), int(region_mask[i]), min_amount[i], max_amount[i])
+            if name not in taken:
+                break
+        taken.add(name)
         rows.append({"name": name, "kind": a.kind, "description": description,
                      "sectors": ";".join(s for k, s in enumerate(SECTORS) if sector_mask[i] >> k & 1),
                      "regions": ";".join(d[0] for k, d in enumerate(DISTRICTS) if region_mask[i] >> k & 1)})
@@ -377,20 +418,25 @@ def _join(items: list[str], language: str) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _present(a: Archetype, home: int, city_level: bool, u: np.ndarray, sector_mask: int, region_mask: int,
+def _present(a: Archetype, city: Pair, home: int, city_level: bool, u: np.ndarray, sector_mask: int, region_mask: int,
              low: float, high: float) -> tuple[str, str]:
     """A name and a description in English, Chinese or both, naming 3-5 of the archetype's products."""
     district_en, district_zh = DISTRICTS[home]
+    area_zh = district_zh.removesuffix("区")
+    if city != CITIES[0]:  # an office in another city of the province says which city
+        district_en, district_zh, area_zh = f"{city[0]} {district_en}", f"{city[1]}市{district_zh}", city[1] + area_zh
     street = STREETS[int(u[7] * len(STREETS))]
     brand = a.brands[int(u[8] * len(a.brands))] if a.brands else ("", "")
+    speciality = a.fields[int(u[12] * len(a.fields))] if a.fields else ("", "")
     if a.scope == "city":  # the first is the city's own; the others are its district offices or siblings
         options = a.names[:1] if city_level or len(a.names) == 1 else a.names[1:]
     else:
         options = a.names
     en_t, zh_t = options[int(u[9] * len(options))]
-    en = en_t.format(brand=brand[0], district=district_en, area=district_en, street=street[0], city=CITY[0])
-    zh = zh_t.format(brand=brand[1], district=district_zh, area=district_zh.removesuffix("区"), street=street[1],
-                     city=CITY[1])
+    en = en_t.format(brand=brand[0], district=district_en, area=district_en, street=street[0], city=city[0],
+                     field=speciality[0])
+    zh = zh_t.format(brand=brand[1], district=district_zh, area=area_zh, street=street[1], city=city[1],
+                     field=speciality[1])
     name = en if u[10] < 0.55 else (zh if u[10] < 0.85 else f"{en} ({zh})")
     start = int(u[11] * len(a.products))
     chosen = [a.products[(start + k) % len(a.products)] for k in range(min(len(a.products), 3 + int(u[9] * 3)))]

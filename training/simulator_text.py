@@ -25,6 +25,7 @@ from matching.records import CATEGORIES, SECTORS
 
 __all__ = [
     "CITY",
+    "CITIES",
     "DISTRICTS",
     "DISTRICT_WEIGHTS",
     "BRANDS",
@@ -40,7 +41,18 @@ __all__ = [
 
 Pair = tuple[str, str]  # (English, Chinese)
 
-CITY: Pair = ("Jiangcheng", "江城")
+# The city of the programme first; the others appear only in province-sized runs (thousands of institutions).
+CITIES: tuple[Pair, ...] = (
+    ("Jiangcheng", "江城"), ("Heyang", "河阳"), ("Shanqiao", "山桥"), ("Qingshui", "清水"), ("Baiyun", "白云"),
+    ("Longquan", "龙泉"), ("Xinhe", "新河"), ("Yunxi", "云溪"), ("Fengcheng", "枫城"), ("Huaxi", "华溪"),
+    ("Songping", "松坪"), ("Taoyuan", "桃源"), ("Jinping", "金坪"), ("Lushan", "鹿山"), ("Wuling", "武陵"),
+    ("Beiyang", "北阳"), ("Changning", "长宁"), ("Pingtan", "平滩"), ("Yuhe", "玉河"), ("Shiqiao", "石桥"),
+    ("Anling", "安陵"), ("Bishui", "碧水"), ("Chenxi", "辰溪"), ("Dashan", "大杉"), ("Fuqiao", "福桥"),
+    ("Guanghe", "广河"), ("Hongling", "红岭"), ("Jinsha", "金沙"), ("Lanxi", "岚溪"), ("Mingshui", "明水"),
+    ("Ningyuan", "宁原"), ("Qiaotou", "桥头"), ("Ruixi", "瑞溪"), ("Shuangfeng", "双峰"), ("Tianhe", "天禾"),
+    ("Wenshui", "文水"), ("Xiangping", "湘坪"), ("Yanshan", "雁山"), ("Zhuxi", "竹溪"), ("Zhaoyang", "朝阳"),
+)
+CITY: Pair = CITIES[0]
 # District names as stored in the tables (pinyin) and in Chinese; the first is the city centre.
 DISTRICTS: tuple[Pair, ...] = (
     ("Chengguan", "城关区"), ("Jiangbei", "江北区"), ("Jiangnan", "江南区"), ("Gaoxin", "高新区"),
