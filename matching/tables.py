@@ -262,7 +262,9 @@ def _utf8_issues(frame: pd.DataFrame, data: bytes, start: int, file: str) -> lis
         nonlocal seen
         count = len(_SURROGATE.findall(value))
         if count:
-            first = ord(_SURROGATE.search(value).group()) - 0xDC00  # the surrogate U+DCxx stands for byte xx
+            surrogate = _SURROGATE.search(value)
+            assert surrogate is not None
+            first = ord(surrogate.group()) - 0xDC00  # the surrogate U+DCxx stands for byte xx
             at = offsets[seen] if seen < len(offsets) else "?"
             issues.append(
                 Issue(
@@ -370,6 +372,7 @@ def _check_id(raw: pd.Series, column: _Column, found: _Found) -> pd.Series:
 
 
 def _check_reference(ids: pd.Series, column: _Column, keys: pd.Series, files: Mapping[str, str], found: _Found) -> None:
+    assert column.refers_to is not None
     unknown = ~ids.isin(keys) & (ids != "")
     expected = f"an id listed in {files[column.refers_to]}"
     found.add(column.name, unknown, expected, lambda i: _show(ids.iat[i]))

@@ -7,12 +7,13 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from matching.errors import InvalidInput
 from matching.records import Outcome, RankedInstitution, Recommendation
@@ -193,7 +194,7 @@ def test_an_import_of_thousands_of_rows_in_small_batches_reports_its_progress(en
 # ------------------------------------------------------------------------------------------------ outcomes
 
 
-def an_outcome(**changes: object) -> Outcome:
+def an_outcome(**changes: Any) -> Outcome:
     base = Outcome("O7", "P000002", "I0001", "accepted", 250000.0, datetime(2024, 4, 1, 9, 0), "caseworker-2")
     return replace(base, **changes)
 
@@ -327,7 +328,7 @@ def test_a_stored_institution_has_tuples_of_sectors_and_regions(stocked: Engine)
 # ------------------------------------------------------------------------------------------------ smematch import
 
 
-def run_cli(*args: str) -> object:
+def run_cli(*args: str) -> Result:
     return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
 
 

@@ -19,12 +19,13 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import JSON, ColumnElement, Connection, Engine, Table, Text, any_, bindparam, cast, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from matching.tables import COLUMNS, KEYS, TABLE_NAMES, Tables, validate_tables
 from service.store.engine import reading, writing
 from service.store.errors import StoreError, translated_errors
-from service.store.models import CONTRACT_MODELS
+from service.store.models import CONTRACT_MODELS, table_of
 
 __all__ = ["TableCounts", "ImportSummary", "Progress", "import_tables", "load_tables", "count_rows"]
 
@@ -89,7 +90,7 @@ def count_rows(engine: Engine) -> dict[str, int]:
 
 
 def _table(name: str) -> Table:
-    return CONTRACT_MODELS[name].__table__  # type: ignore[return-value]
+    return table_of(CONTRACT_MODELS[name])
 
 
 class _Upsert:
@@ -107,15 +108,12 @@ class _Upsert:
         if connection.dialect.name not in ("sqlite", "postgresql"):
             raise StoreError(f"the store supports SQLite and PostgreSQL, not {connection.dialect.name}")
         self.json = [name for name in self.columns if isinstance(self.table.c[name].type, JSON)]
+        statement: postgresql.Insert | sqlite.Insert
         if self.postgres:
-            from sqlalchemy.dialects.postgresql import insert
-
             source = select(*(self._unnest(name) for name in self.columns))
-            statement = insert(self.table).from_select(list(self.columns), source)
+            statement = postgresql.insert(self.table).from_select(list(self.columns), source)
         else:
-            from sqlalchemy.dialects.sqlite import insert
-
-            statement = insert(self.table)
+            statement = sqlite.insert(self.table)
         changes = {name: statement.excluded[name] for name in self.columns if name != self.key.name}
         self.statement = statement.on_conflict_do_update(index_elements=[self.key], set_=changes)
 

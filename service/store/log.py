@@ -22,7 +22,7 @@ from matching.errors import InvalidInput, Issue
 from matching.records import Recommendation
 from service.store.engine import reading, writing
 from service.store.errors import translated_errors
-from service.store.models import RecommendationItemRow, RecommendationRow
+from service.store.models import RecommendationItemRow, RecommendationRow, table_of
 from service.store.outcomes import naive_utc, utc_now
 
 __all__ = ["LoggedRecommendation", "log_recommendation", "log_recommendations", "text_hash", "get_logged"]
@@ -90,15 +90,15 @@ def log_recommendations(engine: Engine, entries: Iterable[LoggedRecommendation])
             )
     if heads:
         with translated_errors(), writing(engine) as connection:
-            connection.execute(RecommendationRow.__table__.insert(), heads)
+            connection.execute(table_of(RecommendationRow).insert(), heads)
             if items:
-                connection.execute(RecommendationItemRow.__table__.insert(), items)
+                connection.execute(table_of(RecommendationItemRow).insert(), items)
     return [head["recommendation_id"] for head in heads]
 
 
 def get_logged(engine: Engine, recommendation_id: str) -> dict[str, Any] | None:
     """One logged recommendation as plain data (its items ordered by rank), or None."""
-    heads, rows = RecommendationRow.__table__, RecommendationItemRow.__table__
+    heads, rows = table_of(RecommendationRow), table_of(RecommendationItemRow)
     with translated_errors(), reading(engine) as connection:
         head = connection.execute(select(heads).where(heads.c.recommendation_id == recommendation_id)).first()
         if head is None:

@@ -13,20 +13,20 @@ from sqlalchemy import Engine, select
 from matching.records import Enterprise, Institution, Outcome, Problem
 from service.store.engine import reading
 from service.store.errors import translated_errors
-from service.store.models import EnterpriseRow, InstitutionRow, OutcomeRow, ProblemRow
+from service.store.models import EnterpriseRow, InstitutionRow, OutcomeRow, ProblemRow, table_of
 
 __all__ = ["get_enterprise", "get_problem", "get_institution", "get_outcome", "problems_of"]
 
 
 def get_enterprise(engine: Engine, enterprise_id: str) -> Enterprise | None:
-    table = EnterpriseRow.__table__
+    table = table_of(EnterpriseRow)
     with translated_errors(), reading(engine) as connection:
         row = connection.execute(select(table).where(table.c.enterprise_id == enterprise_id)).first()
     return None if row is None else Enterprise(**row._asdict())
 
 
 def get_institution(engine: Engine, institution_id: str) -> Institution | None:
-    table = InstitutionRow.__table__
+    table = table_of(InstitutionRow)
     with translated_errors(), reading(engine) as connection:
         row = connection.execute(select(table).where(table.c.institution_id == institution_id)).first()
     if row is None:
@@ -36,7 +36,7 @@ def get_institution(engine: Engine, institution_id: str) -> Institution | None:
 
 
 def get_outcome(engine: Engine, outcome_id: str) -> Outcome | None:
-    table = OutcomeRow.__table__
+    table = table_of(OutcomeRow)
     with translated_errors(), reading(engine) as connection:
         row = connection.execute(select(table).where(table.c.outcome_id == outcome_id)).first()
     return None if row is None else Outcome(**row._asdict())

@@ -11,7 +11,7 @@ here too, so that a row written by hand or by another tool cannot break the matc
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Table,
     Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -40,6 +41,7 @@ __all__ = [
     "RecommendationItemRow",
     "ApiKeyRow",
     "CONTRACT_MODELS",
+    "table_of",
 ]
 
 # JSONB on PostgreSQL: it has equality, which the import's change detection relies on.
@@ -159,6 +161,11 @@ class ApiKeyRow(Base):
     hash: Mapped[str] = mapped_column(String(128), unique=True)  # SHA-256 hex of the key
     created_at: Mapped[datetime]
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core ``Table`` of a model (typed as such, which ``model.__table__`` is not)."""
+    return cast(Table, model.__table__)
 
 
 # The contract tables in ``matching.tables.TABLE_NAMES`` order.

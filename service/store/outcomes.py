@@ -14,6 +14,7 @@ from dataclasses import fields, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from matching.errors import InvalidInput, Issue
@@ -21,7 +22,7 @@ from matching.records import MAX_TEXT_LENGTH, OUTCOME_STATUSES, Outcome
 from matching.tables import MAX_ID_LENGTH
 from service.store.engine import writing
 from service.store.errors import OutcomeConflict, translated_errors
-from service.store.models import InstitutionRow, OutcomeRow, ProblemRow
+from service.store.models import InstitutionRow, OutcomeRow, ProblemRow, table_of
 
 __all__ = ["record_outcome", "utc_now", "naive_utc"]
 
@@ -111,7 +112,7 @@ def _check_references(connection: Connection, outcome: Outcome) -> None:
 
 
 def _stored(connection: Connection, outcome_id: str) -> Outcome | None:
-    row = connection.execute(select(OutcomeRow.__table__).where(OutcomeRow.outcome_id == outcome_id)).first()
+    row = connection.execute(select(table_of(OutcomeRow)).where(OutcomeRow.outcome_id == outcome_id)).first()
     return None if row is None else Outcome(**row._asdict())
 
 
@@ -120,9 +121,7 @@ def _as_row(outcome: Outcome) -> dict[str, object]:
 
 
 def _insert_once(connection: Connection) -> Insert:
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(OutcomeRow.__table__).on_conflict_do_nothing(index_elements=["outcome_id"])
-    return statement.returning(OutcomeRow.__table__.c.outcome_id)  # a row back only when it was inserted
+    table = table_of(OutcomeRow)
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=["outcome_id"])
+    return statement.returning(table.c.outcome_id)  # a row back only when it was inserted
