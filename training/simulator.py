@@ -284,7 +284,9 @@ def _draw_rows(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarra
 
 
 def _enterprises_and_problems(config: SimulationConfig, chunk: int, first: int, size: int, problem_offset: int,
-                              widths: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+                              widths: dict[str, int]
+                              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+    """One chunk's enterprises, problems and problem truth, and the problems' hidden attributes as arrays."""
     rng = _rng(config, 1, chunk)
     sector = rng.choice(len(SECTORS), size=size, p=np.array(SECTOR_WEIGHTS) / sum(SECTOR_WEIGHTS))
     district = rng.choice(len(DISTRICTS), size=size, p=np.array(DISTRICT_WEIGHTS) / sum(DISTRICT_WEIGHTS))
@@ -292,7 +294,7 @@ def _enterprises_and_problems(config: SimulationConfig, chunk: int, first: int, 
     staff = np.where(rng.random(size) < 0.02, 0, staff).astype(np.int64)  # sole proprietors
     revenue = np.round(np.maximum(staff, 1) * np.array(_REVENUE_PER_HEAD)[sector]
                        * np.exp(0.6 * rng.standard_normal(size)), -2)
-    founded = (START.year - np.clip(np.round(rng.gamma(2.0, 4.0, size)), 0, 33)).astype(np.int64)
+    founded = (config.start.year - np.clip(np.round(rng.gamma(2.0, 4.0, size)), 0, 33)).astype(np.int64)
     enterprise_ids = np.array([f"E{i:0{widths['E']}d}" for i in range(first + 1, first + size + 1)], dtype=object)
     enterprises = pd.DataFrame({
         "enterprise_id": enterprise_ids, "name": enterprise_names(rng, sector, district), "sector":
