@@ -42,6 +42,7 @@ from service.api.security import KeyRing, hash_key
 from service.api.state import CURRENT, ModelState, initial_ranker
 from service.settings import Settings
 from service.store import create_schema, load_tables, make_engine
+from service.web import mount_console
 
 __all__ = ["create_app"]
 
@@ -119,6 +120,7 @@ def create_app(
     for router in (health.router, recommendations.router, record_routes.router, outcomes.router, model.router,
                    admin.router, exports.router):
         app.include_router(router)
+    mount_console(app, settings)
     return app
 
 

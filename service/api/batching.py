@@ -7,8 +7,9 @@ it by ``k``, calls ``Matcher.recommend`` once per group on the current model sna
 to a second thread that writes the recommendation log (one transaction per batch) before the waiting
 requests are answered. The two threads form a pipeline: batch n+1 is scored while batch n is logged.
 
-Inputs: validated problem frames (see ``matching.problems``) and ``k``. Outputs: ``Recommendation`` lists in
-input order, already logged. A problem that fails inside a batch fails only its own request.
+Inputs: problems as plain rows (dicts with the columns of ``matching.problems``; checked at the edge) and
+``k``. Outputs: ``Recommendation`` lists in input order, already logged. The engine validates again; a problem
+it refuses fails only its own request (the batch is then scored job by job).
 """
 
 from __future__ import annotations
@@ -27,14 +28,17 @@ from matching.records import Recommendation
 from service.api.metrics import Metrics
 from service.api.state import ModelState
 
-__all__ = ["Job", "Recommender", "LogWriter"]
+__all__ = ["Job", "Recommender", "LogWriter", "PROBLEM_COLUMNS"]
+
+PROBLEM_COLUMNS = ("text", "problem_id", "enterprise_id", "sector", "region", "amount", "employees",
+                   "annual_revenue", "founded", "stated_at")
 
 
 @dataclass(slots=True)
 class Job:
     """One request's problems; ``meta`` travels to the log writer (request id, key id, ...)."""
 
-    frame: pd.DataFrame
+    rows: list[dict[str, Any]]
     k: int
     meta: dict[str, Any] = field(default_factory=dict)
     results: list[Recommendation] | None = None
@@ -122,22 +126,25 @@ class Recommender:
         for job in jobs:
             groups[job.k].append(job)
         for k, group in groups.items():
-            frames = [job.frame for job in group]
+            # One frame per call: building frames is a large part of the engine's fixed cost per call.
             try:
-                results = matcher.recommend(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0],
-                                            k=k)
+                results = matcher.recommend(_frame([row for job in group for row in job.rows]), k=k)
             except Exception:
                 # One bad problem fails the whole call: score the jobs one by one to fail only its request.
                 for job in group:
                     try:
-                        job.results = matcher.recommend(job.frame, k=k)
+                        job.results = matcher.recommend(_frame(job.rows), k=k)
                     except Exception as error:
                         job.error = error
                 continue
             start = 0
             for job in group:
-                job.results = results[start : start + len(job.frame)]
-                start += len(job.frame)
+                job.results = results[start : start + len(job.rows)]
+                start += len(job.rows)
         answered = [r for job in jobs if job.results for r in job.results]
         self.metrics.batch_size.observe(len(answered))
         self.metrics.served(len(answered), sum(r.escalate for r in answered))
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(rows, columns=list(PROBLEM_COLUMNS))

@@ -12,6 +12,7 @@ Inputs: ASGI scope/receive/send. Outputs: the app's response, or a JSON error (4
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -28,6 +29,8 @@ from service.api.metrics import Metrics
 __all__ = ["RequestMiddleware"]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_PREFIX = uuid.uuid4().hex[:12]  # per process; request ids need only be unique enough to find log lines
+_COUNTER = itertools.count(1)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 access_log = logging.getLogger(ACCESS_LOGGER)
 
@@ -55,7 +58,7 @@ class RequestMiddleware:
         started = time.perf_counter()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
         given = headers.get("x-request-id", "")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _REQUEST_ID.match(given) else f"{_PREFIX}{next(_COUNTER):x}"
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         response_started = False

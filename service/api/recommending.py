@@ -1,8 +1,9 @@
 """From a recommendation request to logged results: the problems to answer, the log entries, the response.
 
-- ``problems_for``: the request's subject as a problem frame the engine takes: an ad-hoc text (with the
+- ``problems_for``: the request's subject as problem rows the engine takes: an ad-hoc text (with the
   sector, region, amount and size the caller gave), a stored problem, or every problem of a stored
-  enterprise (each with its enterprise's context, via ``service.store``).
+  enterprise (each with its enterprise's context, via ``service.store``); ``check_rows`` adds the checks
+  the request schema cannot make (known district, text with words).
 - ``log_writer``: writes one log entry per answered problem with ``service.store.log_recommendations``, one
   transaction per micro-batch. Ids: the response's ``recommendation_id`` is a new UUID; its problems are
   logged as ``<recommendation_id>-1``, ``-2``, ... in response order.
@@ -14,56 +15,81 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import Engine
 
-from matching.problems import as_problem_frame
-from matching.records import Problem, Recommendation
+from matching.errors import InvalidInput, Issue
+from matching.records import Recommendation
+from matching.text import has_content
 from service.api.batching import Job, LogWriter
 from service.api.errors import ApiError
 from service.api.schemas import RecommendationIn
 from service.store import LoggedRecommendation, get_enterprise, get_problem, log_recommendations, problems_of
 
-__all__ = ["problems_for", "log_writer", "response", "new_recommendation_id", "propensity", "PROPENSITY_MODEL"]
+__all__ = ["problems_for", "check_rows", "unknown_regions", "log_writer", "response", "new_recommendation_id",
+           "propensity", "PROPENSITY_MODEL"]
 
 PROPENSITY_MODEL = "position-based examination, 1/rank"
 _AD_HOC = ("text", "sector", "region", "amount", "employees", "annual_revenue", "founded")
 
 
+_PREFIX = uuid.uuid4().hex[:16]  # per process: ids stay unique across workers and restarts
+_COUNTER = itertools.count(1)
+
+
 def new_recommendation_id() -> str:
-    return uuid.uuid4().hex
+    """A unique id, cheap to make (a random per-process prefix and a counter: no system call per request)."""
+    return f"{_PREFIX}{next(_COUNTER):012x}"
 
 
 def propensity(rank: int) -> float:
     return 1.0 / rank
 
 
-def problems_for(engine: Engine, body: RecommendationIn) -> tuple[pd.DataFrame, str | None]:
-    """(problem frame, enterprise id) for the request's subject; 404 for an unknown stored id."""
+def problems_for(engine: Engine, body: RecommendationIn) -> tuple[list[dict[str, Any]], str | None]:
+    """(problem rows, enterprise id) for the request's subject; 404 for an unknown stored id."""
     if body.text is not None:
-        values = {name: getattr(body, name) for name in _AD_HOC}
-        values["sector"] = None if body.sector is None else body.sector.value
-        return as_problem_frame(pd.DataFrame([values])), None
+        row = {name: getattr(body, name) for name in _AD_HOC}
+        row["sector"] = None if body.sector is None else body.sector.value
+        return [row], None
     if body.problem_id is not None:
         problem = get_problem(engine, body.problem_id)
         if problem is None:
             raise ApiError.field(404, "problem_id", f"no problem {body.problem_id!r}", "unknown problem")
-        return _frame([problem]), problem.enterprise_id
+        return [asdict(problem)], problem.enterprise_id
     assert body.enterprise_id is not None
     if get_enterprise(engine, body.enterprise_id) is None:
         raise ApiError.field(404, "enterprise_id", f"no enterprise {body.enterprise_id!r}", "unknown enterprise")
-    return _frame(problems_of(engine, body.enterprise_id)), body.enterprise_id
+    return [asdict(p) for p in problems_of(engine, body.enterprise_id)], body.enterprise_id
 
 
-def _frame(problems: Sequence[Problem]) -> pd.DataFrame:
-    if not problems:
-        return as_problem_frame(pd.DataFrame({"text": pd.Series([], dtype=object)}))
-    return as_problem_frame(pd.DataFrame([asdict(p) for p in problems]))
+def unknown_regions(rows: Sequence[dict[str, Any]], regions: frozenset[str]) -> list[str]:
+    return [row["region"] for row in rows if row.get("region") is not None and row["region"] not in regions]
+
+
+def check_rows(rows: Sequence[dict[str, Any]], regions: frozenset[str]) -> None:
+    """The checks the request schema cannot make: a known district, and text with words in it.
+
+    The engine checks again when it scores; checking here keeps one bad request from failing a batch.
+    """
+    issues = []
+    many = len(rows) > 1
+    for number, row in enumerate(rows, start=1):
+        where = number if many else None
+        if not has_content(row["text"]):
+            issues.append(Issue(column="text", expected="words (letters, digits or Chinese characters)",
+                                found="only punctuation or symbols", row=where))
+        region = row.get("region")
+        if region is not None and region not in regions:
+            shown = ", ".join(sorted(regions)[:12]) + (" ..." if len(regions) > 12 else "")
+            issues.append(Issue(column="region", expected=f"a known region ({shown})", found=repr(region), row=where))
+    if issues:
+        raise InvalidInput(issues)
 
 
 def log_writer(engine: Engine) -> LogWriter:
@@ -71,11 +97,10 @@ def log_writer(engine: Engine) -> LogWriter:
         entries: list[LoggedRecommendation] = []
         for job in jobs:
             assert job.results is not None
-            texts = job.frame["text"].tolist()
             for position, result in enumerate(job.results, start=1):
                 entries.append(LoggedRecommendation(
                     recommendation=result,
-                    text=texts[position - 1],
+                    text=job.rows[position - 1]["text"],
                     request={**job.meta, "k": job.k, "escalate": result.escalate,
                              "escalate_reason": result.escalate_reason, "categories": result.categories,
                              "propensity_model": PROPENSITY_MODEL},

@@ -8,6 +8,7 @@ Vocabularies come from ``matching.records`` (sectors, kinds, statuses), the sing
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -43,12 +44,14 @@ class Role(StrEnum):
     admin = "admin"
 
 
+# NUL and other control characters break PostgreSQL text and logs (tabs and new lines are fine); lone
+# surrogates cannot be encoded as UTF-8.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def _printable(value: str) -> str:
-    # NUL and other control characters break PostgreSQL text and logs; tabs and new lines are fine.
-    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value) or "\x7f" in value:
-        raise ValueError("must not contain control characters")
-    if any("\ud800" <= ch <= "\udfff" for ch in value):
-        raise ValueError("must be valid Unicode text (no lone surrogates)")
+    if _UNPRINTABLE.search(value):
+        raise ValueError("must not contain control characters or lone surrogates")
     return value
 
 
@@ -224,15 +227,15 @@ class InstitutionOut(BaseModel):
 
 
 class EnterpriseHit(EnterpriseOut):
-    score: float = Field(description="how well the name matches the query, 0-100")
+    score: float | None = Field(description="how well the name matches the query, 0-100; null without q")
 
 
 class ProblemHit(ProblemOut):
-    score: float = Field(description="how well the text matches the query, 0-100")
+    score: float | None = Field(description="how well the text matches the query, 0-100; null without q")
 
 
 class InstitutionHit(InstitutionOut):
-    score: float = Field(description="how well the name matches the query, 0-100")
+    score: float | None = Field(description="how well the name matches the query, 0-100; null without q")
 
 
 class EnterpriseHits(BaseModel):

@@ -45,6 +45,14 @@ class Served:
     source: Path | None
     loaded_at: datetime = field(default_factory=_now)
     catalogue_built_at: datetime = field(default_factory=_now)
+    _regions: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
+
+    @property
+    def region_set(self) -> frozenset[str]:
+        return self._regions
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_regions", frozenset(self.matcher.regions))
 
     @property
     def ranker(self) -> Ranker:

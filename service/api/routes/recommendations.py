@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from matching.problems import validate_problems
 from service.api.batching import Job
 from service.api.deps import Caseworker, Ctx
 from service.api.errors import ApiError
-from service.api.recommending import new_recommendation_id, problems_for, response
+from service.api.recommending import check_rows, new_recommendation_id, problems_for, response, unknown_regions
 from service.api.routes import responses
 from service.api.schemas import RecommendationIn, RecommendationOut
 
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
     responses=responses(401, 403, 404, 413, 422, 503),
     summary="Recommend institutions (logged)",
 )
-async def recommend(body: RecommendationIn, ctx: Ctx, caller: Caseworker) -> dict[str, Any]:
+async def recommend(body: RecommendationIn, ctx: Ctx, caller: Caseworker) -> Response:
     """Up to ``k`` institutions per problem with score, kind and reasons, or an escalation with its reason.
 
     Give exactly one of ``enterprise_id`` (all its problems), ``problem_id`` or ``text`` (ad-hoc, with optional
@@ -34,18 +34,25 @@ async def recommend(body: RecommendationIn, ctx: Ctx, caller: Caseworker) -> dic
         raise ApiError.field(422, "k", f"must be at most {ctx.settings.max_k}")
     if not ctx.state.ready:
         raise ApiError(503, "no model is loaded yet (are there institutions in the store?)")
-    served = ctx.state.current
     if body.text is not None:
-        frame, enterprise_id = problems_for(ctx.engine, body)  # no database work for ad-hoc text
+        rows, enterprise_id = problems_for(ctx.engine, body)  # no database work for ad-hoc text
     else:
-        frame, enterprise_id = await run_in_threadpool(problems_for, ctx.engine, body)
-    validate_problems(frame, regions=served.matcher.regions, k=body.k)
+        rows, enterprise_id = await run_in_threadpool(problems_for, ctx.engine, body)
+        if unknown_regions(rows, ctx.state.current.region_set):
+            await ctx.refresh_catalogue()  # an enterprise in a district added since the catalogue was built
+    served = ctx.state.current
+    check_rows(rows, served.region_set)
     recommendation_id = new_recommendation_id()
-    if len(frame) == 0:
-        return response(recommendation_id, served.version, enterprise_id, [])
-    job = Job(frame=frame, k=body.k, meta={
+    if not rows:
+        return _json(response(recommendation_id, served.version, enterprise_id, []))
+    job = Job(rows=rows, k=body.k, meta={
         "recommendation_id": recommendation_id, "key_id": caller.key_id, "enterprise_id": enterprise_id,
         "subject": "text" if body.text is not None else "problem" if body.problem_id else "enterprise",
     })
     results = await ctx.recommender.recommend(job)
-    return response(recommendation_id, served.version, enterprise_id, results)
+    return _json(response(recommendation_id, served.version, enterprise_id, results))
+
+
+def _json(body: dict[str, Any]) -> Response:
+    # Shaped by ``response`` to RecommendationOut already: skip re-validating it on the hot path.
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
