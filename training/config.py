@@ -58,6 +58,7 @@ class ModelConfig:
     max_bins: int = 255
     calibration: str = "sigmoid"
     escalate_below: float = 0.05
+    threads: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ _RANGES: dict[str, tuple[float, float] | tuple[str, ...]] = {
     "model.max_bins": (2, 255),
     "model.calibration": ("sigmoid", "isotonic"),
     "model.escalate_below": (0.0, 1.0),
+    "model.threads": (0, 1024),
     "evaluation.candidates": (0, 100_000),
     "promotion.margin": (-1.0, 1.0),
 }

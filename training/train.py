@@ -14,6 +14,8 @@ Only scikit-learn objects are pickled, so ``matching.load_bundle`` needs nothing
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
@@ -52,8 +54,11 @@ def fit_classifier(
     trees.fit(train_features.loc[:, list(FEATURE_NAMES)], np.asarray(train_labels),
               sample_weight=np.asarray(train_weights, dtype=np.float64))
     calibrated = CalibratedClassifierCV(FrozenEstimator(trees), method=model.calibration)
-    calibrated.fit(calibration_features.loc[:, list(FEATURE_NAMES)], np.asarray(calibration_labels),
-                   sample_weight=np.asarray(calibration_weights, dtype=np.float64))
+    with warnings.catch_warnings():
+        # The weights are meant for the calibration map only: the frozen trees are not refitted.
+        warnings.filterwarnings("ignore", message="Since FrozenEstimator", category=UserWarning)
+        calibrated.fit(calibration_features.loc[:, list(FEATURE_NAMES)], np.asarray(calibration_labels),
+                       sample_weight=np.asarray(calibration_weights, dtype=np.float64))
     return calibrated
 
 
