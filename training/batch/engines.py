@@ -24,10 +24,10 @@ from training.batch.scoring import score_chunk
 from training.batch.sources import read_chunk
 from training.batch.work import BatchError, WorkFolder
 
-__all__ = ["ChunkDone", "run_local", "run_dask", "CONNECT_TIMEOUT"]
+__all__ = ["ChunkDone", "run_local", "run_dask", "check_scheduler", "CONNECT_TIMEOUT"]
 
 ChunkDone = Callable[[int, int], None]  # (chunk index, problems in the chunk)
-CONNECT_TIMEOUT = "5s"
+CONNECT_TIMEOUT = "3s"
 _CHUNK = "__chunk__"
 
 
@@ -86,6 +86,13 @@ def run_dask(work: WorkFolder, pending: Sequence[int], matcher: Matcher, k: int,
             if stop_after is not None and done >= stop_after and done < len(futures):
                 client.cancel(futures)
                 raise _stopped(done)
+
+
+def check_scheduler(address: str) -> None:
+    """Fail fast, before any work, when the scheduler cannot be reached."""
+    from distributed import Client
+
+    _connect(Client, address).close()
 
 
 def _connect(client_type: Any, address: str) -> Any:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from matching import Ranker
 from matching.errors import InvalidInput, Issue
 from matching.problems import MAX_K
-from training.batch.engines import run_dask, run_local
+from training.batch.engines import check_scheduler, run_dask, run_local
 from training.batch.finish import finish
 from training.batch.scoring import fit_matcher
 from training.batch.sources import ProblemSource, stage
@@ -106,6 +106,8 @@ def run_batch(source: ProblemSource, ranker: Ranker, options: BatchOptions, *,
     if Path(options.output).exists() and not (options.resume or options.overwrite):
         raise BatchError(f"{options.output} exists: pass --overwrite to replace it or --resume to finish an "
                          "earlier run")
+    if options.engine == "dask" and options.scheduler is not None:
+        check_scheduler(options.scheduler)
     tell("reading tables")
     context = source.context()
     manifest = Manifest(input_digest=source.digest(), k=options.k, model_version=ranker.version,

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from matching.errors import InvalidInput, Issue
-from matching.problems import validate_problems
+from matching.problems import as_problem_frame, validate_problems
 from matching.tables import COLUMNS, Tables, validate_tables
 from training.digest import tables_digest
 
@@ -213,8 +213,10 @@ def stage(source: ProblemSource, context: Context, path: Path, *, chunk_size: in
     ``path`` then does not exist. Written to a temporary name first and renamed when complete.
     """
     enterprises = context.enterprises.set_index("enterprise_id", drop=False)
-    problem_file = getattr(source, "_file", lambda _table: None)("problems")
-    file_name = problem_file.name if problem_file is not None else "problems"
+    located = getattr(source, "_file", lambda _table: None)
+    files = {table: located(table).name if located(table) is not None else table
+             for table in ("problems", "enterprises")}
+    file_name = files["problems"]
     issues: list[Issue] = []
     extra = 0
     total = 0
@@ -223,7 +225,7 @@ def stage(source: ProblemSource, context: Context, path: Path, *, chunk_size: in
     try:
         writer = pq.ParquetWriter(temporary, STAGED_SCHEMA)
         for chunk in source.problem_chunks(chunk_size):
-            found, staged = _checked(chunk, enterprises, total, file_name, regions)
+            found, staged = _checked(chunk, enterprises, total, files, regions)
             if len(issues) + len(found) > MAX_ISSUES:
                 extra += len(issues) + len(found) - MAX_ISSUES
                 found = found[: max(0, MAX_ISSUES - len(issues))]
@@ -249,19 +251,27 @@ def stage(source: ProblemSource, context: Context, path: Path, *, chunk_size: in
         temporary.unlink(missing_ok=True)
 
 
-def _checked(chunk: pd.DataFrame, enterprises: pd.DataFrame, offset: int, file: str,
+def _checked(chunk: pd.DataFrame, enterprises: pd.DataFrame, offset: int, files: dict[str, str],
              regions: tuple[str, ...]) -> tuple[list[Issue], pd.DataFrame | None]:
-    """One chunk checked against the table contract, then the engine's own checks (rows counted file-wide);
+    """One chunk checked against the table contract and the engine's own checks (rows counted file-wide);
     with no issue, the chunk normalised and joined with its enterprises."""
     chunk = chunk.reset_index(drop=True)
-    ids = chunk["enterprise_id"].astype(str).str.strip() if "enterprise_id" in chunk else pd.Series(dtype=str)
+    ids = chunk["enterprise_id"].astype(str).str.strip()
     known = enterprises.loc[ids[ids.isin(enterprises.index)].unique()].reset_index(drop=True)
+    issues: list[Issue] = []
+    frame = None
     try:
-        tables = validate_tables(known, chunk, _empty("institutions"), files={"problems": file})
-        frame = _joined(tables.problems, enterprises)
-        validate_problems(frame, regions=regions)
+        frame = _joined(validate_tables(known, chunk, _empty("institutions"), files=files).problems, enterprises)
     except InvalidInput as error:
-        return [_shift(issue, offset, file, len(chunk)) for issue in error.issues], None
+        issues.extend(error.issues)
+    try:  # the engine's checks of the text (only punctuation...), also on rows the contract found bad
+        validate_problems(frame if frame is not None else as_problem_frame(chunk[["text"]].astype(str)),
+                          regions=regions)
+    except InvalidInput as error:
+        seen = {(issue.row, issue.column) for issue in issues}
+        issues.extend(issue for issue in error.issues if (issue.row, issue.column) not in seen)
+    if issues:
+        return [_shift(issue, offset, files["problems"], len(chunk)) for issue in issues], None
     return [], frame
 
 
