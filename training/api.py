@@ -252,9 +252,11 @@ def _log_run(fit: FitResult, tables: Tables, *, tracking_uri: str, experiment_id
                                         regions=list(data.matcher.regions))
             example = input_example(_common(tables.enterprises["sector"], SECTORS[0]),
                                     _common(tables.enterprises["region"], data.matcher.regions[0]))
-            info = mlflow.pyfunc.log_model(
-                name="model", python_model=RankerModel(), artifacts={"bundle": str(bundle_dir), **artifacts},
-                signature=model_signature(), input_example=example, pip_requirements=_requirements())
+            with warnings.catch_warnings():  # MLflow's hint about integer output columns: they never hold NaN
+                warnings.filterwarnings("ignore", message="Hint: Inferred schema", category=UserWarning)
+                info = mlflow.pyfunc.log_model(
+                    name="model", python_model=RankerModel(), artifacts={"bundle": str(bundle_dir), **artifacts},
+                    signature=model_signature(), input_example=example, pip_requirements=_requirements())
         except BaseException:
             if bundle_dir is not None:
                 shutil.rmtree(bundle_dir, ignore_errors=True)
