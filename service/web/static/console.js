@@ -1,0 +1,114 @@
+// The console's entry point: language, the API key (asked once per browser tab), who is signed in, which
+// sections the role may see, and switching between sections. The server checks every role itself; hiding
+// controls here only keeps the page honest about what the key can do.
+
+import { ApiError, call, forgetKey, rememberKey, storedKey } from "./api.js";
+import { clearMessage, el, report } from "./dom.js";
+import { loadCatalogue, preferredLanguage, setLanguage } from "./i18n.js";
+import { wireEnterprises } from "./enterprises.js";
+import { loadModel, wireModel } from "./model.js";
+import { wireAdhoc } from "./recommend.js";
+
+const ROLE_RANK = { caseworker: 1, analyst: 2, admin: 3 };
+const byId = (id) => document.getElementById(id);
+let caller = null;
+
+function allowed(needed) {
+  return caller !== null && (ROLE_RANK[caller.role] ?? 0) >= (ROLE_RANK[needed] ?? 99);
+}
+
+function showKeyPanel(problemLabel) {
+  caller = null;
+  byId("workspace").hidden = true;
+  byId("who").hidden = true;
+  byId("key-panel").hidden = false;
+  const problem = byId("key-error");
+  problem.hidden = !problemLabel;
+  problem.replaceChildren(problemLabel ? el("span", { i18n: problemLabel }) : "");
+  const input = byId("key-input");
+  input.value = "";
+  input.focus();
+}
+
+function showView(name) {
+  const tab = document.querySelector(`.tab[data-view="${name}"]`);
+  if (!tab || tab.hidden) return;
+  for (const other of document.querySelectorAll(".tab")) {
+    if (other === tab) other.setAttribute("aria-current", "page");
+    else other.removeAttribute("aria-current");
+  }
+  for (const view of document.querySelectorAll(".view")) view.hidden = view.id !== `view-${name}`;
+  clearMessage();
+  if (name === "model") loadModel();
+}
+
+function enterWorkspace() {
+  for (const node of document.querySelectorAll("[data-needs-role]")) node.hidden = !allowed(node.dataset.needsRole);
+  byId("who-role").replaceChildren(el("span", { i18n: `role_${caller.role}` }));
+  byId("who").hidden = false;
+  byId("key-panel").hidden = true;
+  byId("workspace").hidden = false;
+  showView("enterprises");
+  byId("search-q").focus();
+}
+
+async function signIn(key) {
+  try {
+    const { data } = await call("GET", "/v1/me", { key });
+    rememberKey(key);
+    caller = data;
+    clearMessage();
+    enterWorkspace();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      forgetKey();
+      showKeyPanel("key_invalid");
+    } else {
+      showKeyPanel(null);
+      report(error);
+    }
+  }
+}
+
+function wire() {
+  for (const button of document.querySelectorAll("[data-lang]")) {
+    button.addEventListener("click", () => setLanguage(button.dataset.lang));
+  }
+  byId("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = byId("key-input").value.trim();
+    byId("key-input").value = "";
+    if (key) signIn(key);
+    else showKeyPanel("key_empty");
+  });
+  byId("forget-key").addEventListener("click", () => {
+    forgetKey();
+    showKeyPanel(null);
+  });
+  document.addEventListener("smematch:unauthorised", () => {
+    forgetKey();
+    showKeyPanel("key_invalid");
+  });
+  for (const tab of document.querySelectorAll(".tab")) {
+    tab.addEventListener("click", () => showView(tab.dataset.view));
+  }
+  wireEnterprises();
+  wireAdhoc();
+  wireModel();
+}
+
+async function start() {
+  await loadCatalogue();
+  setLanguage(preferredLanguage());
+  wire();
+  const key = storedKey();
+  if (key) await signIn(key);
+  else showKeyPanel(null);
+  document.body.dataset.ready = "true";
+}
+
+start().catch((error) => {
+  const box = byId("message");
+  box.textContent = `The console could not start: ${error && error.message ? error.message : error}`;
+  box.hidden = false;
+});
