@@ -14,11 +14,14 @@ yardstick.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -40,23 +43,39 @@ def generate(folder: Path, enterprises: int, institutions: int, outcomes: bool) 
     print(f"  generated {folder} in {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def measured(command: list[str]) -> tuple[float, int, int, str]:
-    """Run a command; return wall seconds, peak RSS (bytes) of it and its descendants, exit code, stdout."""
+@dataclass
+class Measure:
+    seconds: float
+    peak_rss: int  # bytes, the child and all its descendants at once
+    cpu_seconds: float  # user + system of the child and its descendants (last seen), load-independent-ish
+    code: int
+    output: str
+
+
+def measured(command: list[str]) -> Measure:
+    """Run a command, sampling the memory and CPU time of its process tree every 0.2 s."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
         parent = psutil.Process(process.pid)
         peak = 0
+        cpu: dict[int, float] = {}
         while process.poll() is None:
             try:
                 tree = [parent, *parent.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+                rss = 0
+                for member in tree:
+                    with contextlib.suppress(psutil.Error):
+                        rss += member.memory_info().rss
+                        times = member.cpu_times()
+                        cpu[member.pid] = times.user + times.system
+                peak = max(peak, rss)
             except psutil.Error:
                 pass
             time.sleep(0.2)
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
-    return time.perf_counter() - started, peak, process.returncode, text
+    return Measure(time.perf_counter() - started, peak, sum(cpu.values()), process.returncode, text)
 
 
 def yardstick(folder: Path, k: int, limit: int | None) -> None:
@@ -90,31 +109,37 @@ def yardstick(folder: Path, k: int, limit: int | None) -> None:
 def run(name: str, folder: Path, engines: list[str], assign: bool, k: int, limit: int | None,
         chunk_size: int) -> None:
     print(f"\n== {name}: {folder}", flush=True)
-    seconds, peak, code, text = measured([sys.executable, __file__, "--yardstick", str(folder), "--k", str(k),
-                                          *(["--yardstick-limit", str(limit)] if limit else [])])
-    if code != 0:
-        print(text)
-        raise SystemExit(code)
-    raw = json.loads(text.strip().splitlines()[-1])
+    print(f"  load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    yard = measured([sys.executable, __file__, "--yardstick", str(folder), "--k", str(k),
+                     *(["--yardstick-limit", str(limit)] if limit else [])])
+    if yard.code != 0:
+        print(yard.output)
+        raise SystemExit(yard.code)
+    raw = json.loads(yard.output.strip().splitlines()[-1])
     raw_rate = raw["problems"] / raw["seconds"]
+    raw_cpu_per_problem = yard.cpu_seconds / raw["problems"]
     print(f"  raw TF-IDF top-{k} retrieval: {raw['problems']:,} problems in {raw['seconds']:.1f} s "
           f"({raw_rate:,.0f} problems/s; {raw['seconds_retrieval']:.1f} s retrieving), peak RSS "
-          f"{peak / 2**30:.2f} GiB", flush=True)
+          f"{yard.peak_rss / 2**30:.2f} GiB, CPU {yard.cpu_seconds:.1f} s "
+          f"({raw_cpu_per_problem * 1e3:.2f} ms/problem)", flush=True)
     for engine in engines:
         output = Path(tempfile.mkdtemp(prefix="bench-batch-")) / "out.parquet"
         command = [str(SMEMATCH), "batch", "--data", str(folder), "--out", str(output), "-k", str(k),
                    "--engine", engine, "--chunk-size", str(chunk_size), *(["--assign"] if assign else [])]
-        seconds, peak, code, text = measured(command)
-        if code != 0:
-            print(text)
-            raise SystemExit(code)
+        run = measured(command)
+        if run.code != 0:
+            print(run.output)
+            raise SystemExit(run.code)
+        seconds, peak = run.seconds, run.peak_rss
         summary = json.loads(output.with_name("out.summary.json").read_text(encoding="utf-8"))
         problems = summary["problems"]
         per = summary["seconds"]
         raw_same = problems / raw_rate
         print(f"  batch --engine {engine}{' --assign' if assign else ''}: {problems:,} problems in {seconds:.1f} s "
               f"wall ({problems / seconds:,.0f} problems/s), peak RSS {peak / 2**30:.2f} GiB, "
-              f"{seconds / raw_same:.2f}x raw retrieval of the same problems", flush=True)
+              f"{seconds / raw_same:.2f}x raw retrieval of the same problems (wall); CPU {run.cpu_seconds:.1f} s = "
+              f"{run.cpu_seconds / problems * 1e3:.2f} ms/problem, "
+              f"{run.cpu_seconds / problems / raw_cpu_per_problem:.2f}x raw retrieval's CPU per problem", flush=True)
         print(f"    phases (s): {per}", flush=True)
         if "assignment" in summary:
             figures = {key: value for key, value in summary["assignment"].items() if key != "method"}
