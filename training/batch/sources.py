@@ -148,7 +148,7 @@ class FolderSource:
                 for batch in handle.iter_batches(batch_size=size, columns=list(COLUMNS["problems"])):
                     yield batch.to_pandas()
                 return
-            with pd.read_csv(path, dtype=object, na_filter=False, encoding="utf-8", chunksize=size) as reader:
+            with pd.read_csv(path, dtype=object, na_filter=False, encoding="utf-8-sig", chunksize=size) as reader:
                 yield from reader
         except (OSError, ValueError, pd.errors.ParserError) as error:  # ArrowInvalid and decode errors too
             raise InvalidInput(Issue(column=None, expected="a readable table", found=_first_line(error),
