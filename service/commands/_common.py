@@ -11,6 +11,7 @@ from rich.console import Console
 
 from matching.errors import InvalidInput, SmematchError
 
+MAX_SHOWN_ISSUES = 50  # a file with thousands of bad rows should not flood the terminal
 err_console = Console(stderr=True)
 out_console = Console()
 
@@ -28,8 +29,10 @@ def reported_errors() -> Iterator[None]:
     except InvalidInput as error:
         heading = f"[bold red]error:[/] {len(error.issues)} problem(s) in the input:"
         err_console.print(heading, highlight=False, soft_wrap=True)
-        for issue in error.issues:
+        for issue in error.issues[:MAX_SHOWN_ISSUES]:
             err_console.print(f"  - {issue}", highlight=False, markup=False, soft_wrap=True)
+        if len(error.issues) > MAX_SHOWN_ISSUES:
+            err_console.print(f"  ... and {len(error.issues) - MAX_SHOWN_ISSUES:,} more", highlight=False)
         raise typer.Exit(2) from None
     except SmematchError as error:
         raise fail(str(error)) from None
