@@ -181,7 +181,9 @@ def test_the_escalation_sentences_are_translated_with_their_details() -> None:
     assert translate_reason("no institution fits well enough (best score 0.04 is below 0.10)", ZH) == (
         "没有足够合适的机构（最高得分 0.04 低于阈值 0.10）"
     )
-    assert translate_reason("eligibility passed: active, region, capacity", ZH) == "资格审核通过：机构在营、服务区域、接案余量"
+    assert translate_reason("eligibility passed: active, region, capacity", ZH) == (
+        "资格审核通过：机构在营、服务区域、接案余量"
+    )
 
 
 def test_an_unknown_sentence_is_shown_as_the_engine_wrote_it_and_english_is_left_alone() -> None:

@@ -22,7 +22,7 @@ async function search(q) {
   document.getElementById("enterprise").hidden = true;
   clearMessage();
   try {
-    const { data } = await call("GET", withQuery("/v1/enterprises", { q, limit: 20 }));
+    const { data } = await call("GET", withQuery("/v1/enterprises", { q, limit: 10 }));
     if (!data.items.length) {
       status.replaceChildren(el("span", { i18n: "search_none" }), " ", el("q", { text: q }));
       return;
@@ -34,7 +34,11 @@ async function search(q) {
         el("span", { cls: "meta" }, [sectorLabel(item.sector), " · ", el("span", { text: item.region })]),
         el("span", { cls: "match" }, [el("span", { i18n: "match_score" }), " ", formatNumber(item.score, 0)]),
       ]);
-      button.addEventListener("click", () => showEnterprise(item.enterprise_id));
+      button.addEventListener("click", () => {
+        for (const other of results.querySelectorAll("button.result")) other.removeAttribute("aria-current");
+        button.setAttribute("aria-current", "true");
+        showEnterprise(item.enterprise_id);
+      });
       results.append(el("li", {}, [button]));
     }
   } catch (error) {
@@ -136,6 +140,7 @@ export async function showEnterprise(enterpriseId) {
       el("h3", { i18n: "outcomes_heading" }),
       el("div", { attrs: { id: "enterprise-outcomes" } }, [el("p", { cls: "status", i18n: "loading" })]),
     );
+    article.scrollIntoView({ block: "start" });
     await loadOutcomes(enterpriseId);
   } catch (error) {
     article.hidden = true;

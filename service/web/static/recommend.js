@@ -46,8 +46,10 @@ async function recordOutcome(button, problemId, institutionId, line, onRecorded)
       body: { outcome_id: button.dataset.outcomeId, problem_id: problemId, institution_id: institutionId, status },
     });
     button.setAttribute("aria-pressed", "true");
+    // A replay of a click made on this page (the second of a double click) is still "recorded", not "again".
+    if (code === 201) button.dataset.created = "true";
     line.replaceChildren(
-      el("span", { i18n: code === 201 ? "recorded" : "recorded_again" }), ": ",
+      el("span", { i18n: button.dataset.created ? "recorded" : "recorded_again" }), ": ",
       el("span", { i18n: `status_${data.status}` }),
     );
     line.dataset.outcomeId = data.outcome_id;
