@@ -17,11 +17,13 @@ Settings (tracking URI, artifact root, model name, models folder) are arguments:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,7 +171,7 @@ def train_from_tables(
     progress: Progress | None = None,
 ) -> TrainingResult:
     """Fit, log one MLflow run, export the bundle, then register (alias challenger) and maybe promote."""
-    from training.registry import promote
+    from training.registry import promote, register_version
     from training.tracking import ensure_store, experiment_id
 
     say = progress or _noop
@@ -179,21 +181,21 @@ def train_from_tables(
     fit = fit_ranker(tables, config=config, propensities=propensities, ground_truth=ground_truth, progress=say)
     exp_id = experiment_id(client, experiment, artifact_root)
     models = Path(models_dir)
-    run_id, bundle_dir, model_uri, model_id = _log_run(fit, tables, tracking_uri=tracking_uri,
-                                                       experiment_id=exp_id, models_dir=models, source=source,
-                                                       say=say)
-    say("registering the model")
-    from training.registry import register_version
+    import mlflow
 
-    tags = {"run_id": run_id, "data_digest": fit.data_digest, "ndcg_at_5": f"{fit.metrics.get('ndcg_at_5', 0):.6f}"}
-    version = register_version(client, registered_model_name, source=model_uri, run_id=run_id, tags=tags,
-                               model_id=model_id)
-    promotion = None
-    has_champion = _has_alias(client, registered_model_name, "champion")
-    if promote_if_better or not has_champion:
-        say("deciding on promotion")
-        promotion = promote(client, registered_model_name, config=config.promotion, models_dir=models,
-                            version=version)
+    with _tracking_uri(mlflow, tracking_uri):  # the registry resolves logged models through the fluent URI too
+        run_id, bundle_dir, model_uri, model_id = _log_run(fit, tables, experiment_id=exp_id, models_dir=models,
+                                                           source=source, say=say)
+        say("registering the model")
+        tags = {"run_id": run_id, "data_digest": fit.data_digest,
+                "ndcg_at_5": f"{fit.metrics.get('ndcg_at_5', 0):.6f}"}
+        version = register_version(client, registered_model_name, source=model_uri, run_id=run_id, tags=tags,
+                                   model_id=model_id)
+        promotion = None
+        if promote_if_better or not _has_alias(client, registered_model_name, "champion"):
+            say("deciding on promotion")
+            promotion = promote(client, registered_model_name, config=config.promotion, models_dir=models,
+                                version=version)
     return TrainingResult(run_id=run_id, experiment_id=exp_id, version=version, bundle_dir=bundle_dir, fit=fit,
                           promotion=promotion)
 
@@ -206,8 +208,8 @@ def _has_alias(client: Any, name: str, alias: str) -> bool:
     return True
 
 
-def _log_run(fit: FitResult, tables: Tables, *, tracking_uri: str, experiment_id: str, models_dir: Path,
-             source: str, say: Progress) -> tuple[str, Path, str, str]:
+def _log_run(fit: FitResult, tables: Tables, *, experiment_id: str, models_dir: Path, source: str, say: Progress
+             ) -> tuple[str, Path, str, str]:
     """One MLflow run with everything; returns run id, bundle folder, model URI and logged model id."""
     import mlflow
 
@@ -215,7 +217,6 @@ def _log_run(fit: FitResult, tables: Tables, *, tracking_uri: str, experiment_id
     from training.registry import BUNDLE_PATH, SNAPSHOT_PATH
     from training.tracking import git_commit
 
-    mlflow.set_tracking_uri(tracking_uri)
     data, metrics = fit.data, fit.metrics
     bundle_dir: Path | None = None
     with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as scratch:
@@ -264,6 +265,20 @@ def _log_run(fit: FitResult, tables: Tables, *, tracking_uri: str, experiment_id
     return run_id, bundle_dir, info.model_uri, info.model_id
 
 
+@contextmanager
+def _tracking_uri(mlflow: Any, uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API at ``uri`` for a while; MLflow also exports it as MLFLOW_TRACKING_URI, so put
+    the process's environment back afterwards."""
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(saved)  # None unsets both the URI and the variable
+        if saved is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
 def _common(values: pd.Series, fallback: str) -> str:
     counts = values.astype(str).value_counts()
     return str(counts.index[0]) if len(counts) else fallback
@@ -298,7 +313,7 @@ def _log_datasets(mlflow: Any, fit: FitResult, source: str) -> None:
         with warnings.catch_warnings():  # MLflow's guesses about the source kind and integer columns: not ours
             warnings.simplefilter("ignore", UserWarning)
             dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets="solved", digest=digest[:32])
-        mlflow.log_input(dataset, context=context, tags={"sha256": digest, "rows": str(len(frame))})
+            mlflow.log_input(dataset, context=context, tags={"sha256": digest, "rows": str(len(frame))})
         mlflow.set_tag(f"{name}_sha256", digest)
 
 

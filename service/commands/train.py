@@ -27,6 +27,9 @@ COLUMNS = {"model": "", "text only": "_text_baseline", "popularity": "_popularit
 
 
 def tracking_uri(settings: Settings) -> str:
+    """SMEMATCH_MLFLOW_TRACKING_URI when set, else MLflow's own MLFLOW_TRACKING_URI, else the embedded store."""
+    if "SMEMATCH_MLFLOW_TRACKING_URI" in os.environ:
+        return settings.mlflow_tracking_uri
     return os.environ.get("MLFLOW_TRACKING_URI") or settings.mlflow_tracking_uri
 
 
@@ -41,6 +44,12 @@ def metrics_table(metrics: dict[str, float]) -> Table:
         if any(f"{row}{suffix}" in metrics for suffix in COLUMNS.values()):
             table.add_row(row, *(_value(metrics, f"{row}{suffix}") for suffix in COLUMNS.values()))
     return table
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.4f}"
+    return str(value)
 
 
 def bias_line(metrics: dict[str, float]) -> str:
@@ -135,12 +144,11 @@ def register(app: typer.Typer) -> None:
         if runs.empty:
             out_console.print("no finished runs yet: run `smematch train` first")
             return
-        shown = ["run", "started", "version", "aliases", *KEY_COMPARED, "learning_rate", "max_iter", "ipw",
-                 "n_outcomes", "data_digest"]
-        table = Table(*shown, title=f"Runs of experiment {experiment or settings.mlflow_experiment!r}")
-        for _, row in runs.iterrows():
-            table.add_row(*(f"{row[c]:.4f}" if isinstance(row[c], float) and not math.isnan(row[c])
-                            else ("" if isinstance(row[c], float) else str(row[c])) for c in shown))
+        fields = ["version", "aliases", "started", *KEY_COMPARED, "learning_rate", "max_iter", "ipw", "n_outcomes",
+                  "data_digest"]
+        table = Table("", *runs["run"], title=f"Runs of experiment {experiment or settings.mlflow_experiment!r}")
+        for field in fields:
+            table.add_row(field, *(_cell(value) for value in runs[field]))
         out_console.print(table)
         if plot is not None:
             plot_compare(runs, ["ndcg_at_5", "ndcg_at_5_text_baseline", "ndcg_at_5_popularity", "ndcg_at_5_oracle",
