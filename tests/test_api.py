@@ -106,7 +106,8 @@ def test_unknown_stored_subjects_are_404_naming_the_field(api: Api) -> None:
         ({"text": "loan", "colour": "red"}, "colour"),
         ({"text": "loan", "enterprise_id": "E000001"}, "body"),
         ({}, "body"),
-        ({"enterprise_id": "E000001", "region": "Dongcheng"}, "body"),
+        ({"enterprise_id": "E000001", "region": "Dongcheng"}, "region"),
+        (["loan"], "body"),
     ],
 )
 def test_bad_recommendation_requests_are_422_naming_the_field(api: Api, body: dict, field: str) -> None:

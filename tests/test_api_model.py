@@ -108,7 +108,7 @@ def test_a_model_that_fails_on_live_features_is_refused(api: Api) -> None:
 def test_reload_only_reads_bundles_inside_the_models_folder(api: Api, tmp_path: Path, path: str) -> None:
     bundle(tmp_path / "elsewhere", "outside")
     response = reload(api, path)
-    assert response.status_code == 422 and response.json()["detail"][0]["field"] == "path"
+    assert response.status_code == 404 and response.json()["detail"][0]["field"] == "path"
 
 
 def test_the_service_starts_with_the_current_bundle(tmp_path: Path) -> None:

@@ -24,14 +24,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from matching.errors import InvalidInput, ModelError
 from matching.ranking import MANIFEST_FILE
 from service.api import errors, keys, records
 from service.api.batching import Recommender
-from service.api.deps import Context
+from service.api.deps import Context, no_unknown_query
 from service.api.metrics import Metrics
 from service.api.middleware import RequestMiddleware
 from service.api.recommending import log_writer
@@ -113,6 +113,7 @@ def create_app(
         docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
+        dependencies=[Depends(no_unknown_query)],
     )
     errors.install(app)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
@@ -26,7 +26,7 @@ from service.api.security import Caller, KeyRing, allows
 from service.api.state import ModelState
 from service.settings import Settings
 
-__all__ = ["Context", "Ctx", "Caseworker", "Analyst", "Admin", "API_KEY_HEADER", "require"]
+__all__ = ["Context", "Ctx", "Caseworker", "Analyst", "Admin", "API_KEY_HEADER", "require", "no_unknown_query"]
 
 API_KEY_HEADER = "X-API-Key"
 _scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="an API key from `smematch keys create`")
@@ -71,6 +71,30 @@ def require(role: Role) -> Callable[..., Awaitable[Caller]]:
 
     check.__name__ = f"require_{role.value}"
     return check
+
+
+def _query_names(dependant: Any) -> frozenset[str]:
+    names = {field.alias for field in getattr(dependant, "query_params", ())}
+    for sub in getattr(dependant, "dependencies", ()):
+        names |= _query_names(sub)
+    return frozenset(names)
+
+
+_allowed: dict[int, frozenset[str]] = {}
+
+
+async def no_unknown_query(request: Request) -> None:
+    """Refuse query parameters the route does not take: a misspelt filter must not silently match all."""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    allowed = _allowed.get(id(route))
+    if allowed is None:
+        allowed = _allowed[id(route)] = _query_names(getattr(route, "dependant", None))
+    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in allowed]
+    if unknown:
+        raise ApiError(422, "the request is not valid",
+                       [{"field": name, "problem": "not a query parameter of this route"} for name in unknown])
 
 
 Caseworker = Annotated[Caller, Depends(require(Role.caseworker))]

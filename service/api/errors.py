@@ -10,7 +10,8 @@ Mapping (the only place it is written down):
     matching.ModelError              422 (a model bundle that cannot be loaded)
     service.store.OutcomeConflict    409, one detail item per differing field
     service.store.StoreError         503 (the database failed or is unreachable)
-    Starlette HTTPException          its status (404 unknown route, 405 wrong method)
+    Starlette HTTPException          its status (404 unknown route, 405 wrong method); FastAPI's 400 for a
+                                     body it cannot decode becomes a 422 naming ``body``
     anything else                    500 {"error": "internal error", "request_id": ...} (``middleware``)
 
 Inputs: the exceptions above. Outputs: ``JSONResponse`` objects; ``install(app)`` registers the handlers.
@@ -71,7 +72,8 @@ def issue_detail(issue: Issue) -> dict[str, Any]:
 
 
 def _field_of(location: Sequence[Any]) -> str:
-    parts = [str(part) for part in location]
+    # Tags of tagged unions start with "@" (see schemas.RecommendationIn): not fields, so left out.
+    parts = [str(part) for part in location if not str(part).startswith("@")]
     if parts and parts[0] in LOCATIONS and len(parts) > 1:
         parts = parts[1:]
     return ".".join(parts) or "body"
@@ -114,6 +116,9 @@ async def _model_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI's answer to a body it cannot decode (not UTF-8, not JSON)
+        return _json(422, error_body("the request is not valid",
+                                     [{"field": "body", "problem": "must be JSON text in UTF-8"}]))
     message = exc.detail if isinstance(exc.detail, str) else "request refused"
     return _json(exc.status_code, error_body(message), getattr(exc, "headers", None))
 

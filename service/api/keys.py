@@ -7,6 +7,7 @@ dicts shaped like ``schemas.KeyOut`` (no hash, no secret) and, from ``create_key
 from __future__ import annotations
 
 import secrets
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -22,7 +23,7 @@ __all__ = ["create_key", "list_keys", "revoke_key", "lookup_caller"]
 def _public(row: Any) -> dict[str, Any]:
     values = row._mapping
     return {"key_id": values["key_id"], "name": values["name"], "role": values["role"],
-            "created_at": values["created_at"], "revoked": bool(values["revoked"])}
+            "created_at": values["created_at"].replace(tzinfo=UTC), "revoked": bool(values["revoked"])}
 
 
 def create_key(engine: Engine, role: str, name: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -34,7 +35,8 @@ def create_key(engine: Engine, role: str, name: str | None = None) -> tuple[str,
               "created_at": utc_now(), "revoked": False}
     with translated_errors(), writing(engine) as connection:
         connection.execute(ApiKeyRow.__table__.insert().values(record))
-    return key, {k: v for k, v in record.items() if k != "hash"}
+    public = {k: v for k, v in record.items() if k != "hash"}
+    return key, {**public, "created_at": record["created_at"].replace(tzinfo=UTC)}
 
 
 def list_keys(engine: Engine) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ from matching.records import Recommendation
 from matching.text import has_content
 from service.api.batching import Job, LogWriter
 from service.api.errors import ApiError
-from service.api.schemas import RecommendationIn
+from service.api.schemas import EnterpriseSubject, ProblemSubject, RecommendationIn, TextSubject
 from service.store import LoggedRecommendation, get_enterprise, get_problem, log_recommendations, problems_of
 
 __all__ = ["problems_for", "check_rows", "unknown_regions", "log_writer", "response", "new_recommendation_id",
@@ -53,16 +53,16 @@ def propensity(rank: int) -> float:
 
 def problems_for(engine: Engine, body: RecommendationIn) -> tuple[list[dict[str, Any]], str | None]:
     """(problem rows, enterprise id) for the request's subject; 404 for an unknown stored id."""
-    if body.text is not None:
+    if isinstance(body, TextSubject):
         row = {name: getattr(body, name) for name in _AD_HOC}
         row["sector"] = None if body.sector is None else body.sector.value
         return [row], None
-    if body.problem_id is not None:
+    if isinstance(body, ProblemSubject):
         problem = get_problem(engine, body.problem_id)
         if problem is None:
             raise ApiError.field(404, "problem_id", f"no problem {body.problem_id!r}", "unknown problem")
         return [asdict(problem)], problem.enterprise_id
-    assert body.enterprise_id is not None
+    assert isinstance(body, EnterpriseSubject)
     if get_enterprise(engine, body.enterprise_id) is None:
         raise ApiError.field(404, "enterprise_id", f"no enterprise {body.enterprise_id!r}", "unknown enterprise")
     return [asdict(p) for p in problems_of(engine, body.enterprise_id)], body.enterprise_id

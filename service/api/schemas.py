@@ -13,14 +13,15 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator
 
 from matching.records import CATEGORIES, INSTITUTION_KINDS, MAX_TEXT_LENGTH, OUTCOME_STATUSES, SECTORS
 
 __all__ = [
     "Sector", "Kind", "Status", "Role", "Id", "Name", "Money",
     "ErrorItem", "ErrorBody",
-    "RecommendationIn", "RankedOut", "ProblemRecommendationOut", "RecommendationOut",
+    "RecommendationIn", "EnterpriseSubject", "ProblemSubject", "TextSubject",
+    "RankedOut", "ProblemRecommendationOut", "RecommendationOut",
     "EnterpriseIn", "EnterpriseOut", "ProblemIn", "ProblemOut", "InstitutionIn", "InstitutionOut",
     "EnterpriseHit", "ProblemHit", "InstitutionHit", "EnterpriseHits", "ProblemHits", "InstitutionHits",
     "OutcomeIn", "OutcomeOut", "OutcomePage",
@@ -44,21 +45,35 @@ class Role(StrEnum):
     admin = "admin"
 
 
-# NUL and other control characters break PostgreSQL text and logs (tabs and new lines are fine); lone
-# surrogates cannot be encoded as UTF-8.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# Strings: no NUL or other control characters (they break PostgreSQL text and logs; tabs and new lines are
+# fine). Each string type has one pattern: it goes into the OpenAPI document as written, and the service
+# checks the same rule with plain searches (linear time; a backtracking match of these patterns is not).
+# Problem texts must also hold a letter, a digit or a CJK character. Lone surrogates (JSON can escape them;
+# they are not Unicode text) are refused too, though no pattern says so: tools reading the document mostly
+# use regex engines that cannot name them.
+_BAD = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_WORD = r"A-Za-z0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff10-\uff19\uff21-\uff3a\uff41-\uff5a"
+ID_PATTERN = rf"^[^\s{_BAD}](?:[^{_BAD}]*[^\s{_BAD}])?$"
+LABEL_PATTERN = rf"^[^{_BAD}]*[^\s{_BAD}][^{_BAD}]*$"
+TEXT_PATTERN = rf"^[^{_BAD}]*[{_WORD}][^{_BAD}]*$"
+_bad = re.compile(f"[{_BAD}\ud800-\udfff]")
+_word = re.compile(f"[{_WORD}]")
+_edge_space = re.compile(r"^\s|\s$")
 
 
-def _printable(value: str) -> str:
-    if _UNPRINTABLE.search(value):
-        raise ValueError("must not contain control characters or lone surrogates")
-    return value
+def _checked(pattern: str, rule: str, *, word: bool = False, edges: bool = False) -> AfterValidator:
+    """Enforce what ``pattern`` says with simple searches (linear time on 5,000 characters)."""
 
+    def check(value: str) -> str:
+        if _bad.search(value):
+            raise ValueError("must not contain control characters or lone surrogates")
+        if edges and _edge_space.search(value):
+            raise ValueError("must not start or end with white space")
+        if not value.strip() or (word and not _word.search(value)):
+            raise ValueError(rule)
+        return value
 
-def _has_words(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
+    return AfterValidator(check)
 
 
 def _finite(value: float | None) -> float | None:
@@ -67,16 +82,17 @@ def _finite(value: float | None) -> float | None:
     return value
 
 
-# 1 to 64 characters, no control characters, no white space at either end.
-ID_PATTERN = r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?$"
-Id = Annotated[str, Field(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN, examples=["E000001"]),
-               AfterValidator(_printable)]
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_printable),
-                 AfterValidator(_has_words)]
-Short = Annotated[str, Field(min_length=1, max_length=MAX_SHORT), AfterValidator(_printable),
-                  AfterValidator(_has_words)]
-Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH), AfterValidator(_printable),
-                 AfterValidator(_has_words)]
+def _string(pattern: str, rule: str, max_length: int, **checks: bool) -> Any:
+    return Annotated[str, Field(min_length=1, max_length=max_length, json_schema_extra={"pattern": pattern}),
+                     _checked(pattern, rule, **checks)]
+
+
+Id = _string(ID_PATTERN, "must not be blank", MAX_ID, edges=True)
+Name = _string(LABEL_PATTERN, "must not be blank", MAX_NAME)
+Short = _string(LABEL_PATTERN, "must not be blank", MAX_SHORT)
+Text = _string(LABEL_PATTERN, "must not be blank", MAX_TEXT_LENGTH)
+ProblemText = _string(TEXT_PATTERN, "must hold words (letters, digits or Chinese characters)", MAX_TEXT_LENGTH,
+                      word=True)
 Money = Annotated[float, Field(ge=0, le=1e15), AfterValidator(_finite)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
 Year = Annotated[int, Field(ge=1800, le=2100)]
@@ -101,34 +117,54 @@ class ErrorBody(BaseModel):
 # ------------------------------------------------------------------------------------------- recommendations
 
 
-class RecommendationIn(_In):
-    """Either a stored enterprise (all its problems), a stored problem, or an ad-hoc problem text."""
+class _Subject(_In):
+    k: int = Field(default=5, ge=1, le=MAX_K, description="how many institutions per problem")
 
-    enterprise_id: Id | None = None
-    problem_id: Id | None = None
-    text: Text | None = Field(default=None, description="an ad-hoc problem statement (English, Chinese or both)")
-    sector: Sector | None = Field(default=None, description="ad-hoc only: the enterprise's sector")
-    region: Short | None = Field(default=None, description="ad-hoc only: the enterprise's district")
-    amount: Money | None = Field(default=None, description="ad-hoc only: money asked for, yuan")
+
+class EnterpriseSubject(_Subject):
+    """Every problem of a stored enterprise, each with the enterprise's sector, district and size."""
+
+    enterprise_id: Id
+
+
+class ProblemSubject(_Subject):
+    """One stored problem, with its enterprise's context."""
+
+    problem_id: Id
+
+
+class TextSubject(_Subject):
+    """An ad-hoc problem statement (English, Chinese or both) and what the caller knows of the enterprise."""
+
+    text: ProblemText
+    sector: Sector | None = None
+    region: Short | None = Field(default=None, description="the enterprise's district (one the service knows)")
+    amount: Money | None = Field(default=None, description="money asked for, yuan")
     employees: Count | None = None
     annual_revenue: Money | None = None
     founded: Year | None = None
-    k: int = Field(default=5, ge=1, le=MAX_K, description="how many institutions per problem")
 
-    @model_validator(mode="after")
-    def _one_subject(self) -> RecommendationIn:
-        given = [name for name in ("enterprise_id", "problem_id", "text") if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                "give exactly one of enterprise_id, problem_id or text; got "
-                + (", ".join(given) if given else "none")
-            )
-        if self.text is None:
-            extra = [n for n in ("sector", "region", "amount", "employees", "annual_revenue", "founded")
-                     if getattr(self, n) is not None]
-            if extra:
-                raise ValueError(f"{', '.join(extra)} only go with an ad-hoc text; stored records have their own")
-        return self
+
+SUBJECT_FIELDS = {"enterprise_id": "@enterprise", "problem_id": "@problem", "text": "@text"}
+
+
+def _subject(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return SUBJECT_FIELDS[next(f for f in SUBJECT_FIELDS if f in type(value).model_fields)]
+    if not isinstance(value, dict):
+        return None
+    given = [field for field in SUBJECT_FIELDS if field in value]
+    return SUBJECT_FIELDS[given[0]] if len(given) == 1 else None
+
+
+# Exactly one subject; a tag starting with "@" is left out of the field names errors report.
+RecommendationIn = Annotated[
+    Annotated[EnterpriseSubject, Tag("@enterprise")]
+    | Annotated[ProblemSubject, Tag("@problem")]
+    | Annotated[TextSubject, Tag("@text")],
+    Discriminator(_subject, custom_error_type="one_subject",
+                  custom_error_message="give exactly one of enterprise_id, problem_id or text"),
+]
 
 
 class RankedOut(BaseModel):
@@ -182,7 +218,7 @@ class EnterpriseOut(BaseModel):
 
 class ProblemIn(_In):
     enterprise_id: Id
-    text: Text
+    text: ProblemText
     amount: Money | None = None
     stated_at: date
 
@@ -206,11 +242,13 @@ class InstitutionIn(_In):
     capacity: Count
     active: bool = True
 
-    @model_validator(mode="after")
-    def _range(self) -> InstitutionIn:
-        if self.min_amount is not None and self.max_amount is not None and self.min_amount > self.max_amount:
-            raise ValueError(f"min_amount {self.min_amount:g} must not exceed max_amount {self.max_amount:g}")
-        return self
+    @field_validator("max_amount")
+    @classmethod
+    def _range(cls, value: float | None, info: ValidationInfo) -> float | None:
+        low = info.data.get("min_amount")
+        if value is not None and low is not None and low > value:
+            raise ValueError(f"must be at least min_amount ({low:g}); got {value:g}")
+        return value
 
 
 class InstitutionOut(BaseModel):
@@ -297,7 +335,7 @@ class ModelOut(BaseModel):
 
 
 class ReloadIn(_In):
-    path: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_printable)] = Field(
+    path: _string(LABEL_PATTERN, "must not be blank", 500) = Field(  # type: ignore[valid-type]
         default="current", description="a bundle folder inside the models directory (default: current)"
     )
 

@@ -2,7 +2,8 @@
 
 A reload loads the bundle (default ``<models_dir>/current``), checks it (scikit-learn version, feature
 names, a smoke prediction, then one real recommendation on the live catalogue) and only then swaps it in
-atomically. A bundle that is incompatible (409) or broken (422) is refused and the old model keeps serving.
+atomically. A bundle that is incompatible (409) or broken (422) is refused and the old model keeps serving;
+a path that names no folder inside the models directory is a 404.
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ router = APIRouter(prefix="/v1", tags=["model"])
 def _bundle_folder(models_dir: Path, path: str) -> Path:
     root = models_dir.resolve()
     folder = (root / path).resolve()
-    if folder != root and root not in folder.parents:
-        raise ApiError.field(422, "path", f"must name a folder inside the models directory, got {path!r}")
-    if not folder.is_dir():
-        raise ApiError.field(422, "path", f"no model bundle folder {path!r} in the models directory")
+    if (folder != root and root not in folder.parents) or not folder.is_dir():
+        raise ApiError.field(404, "path", f"no model bundle folder {path!r} inside the models directory",
+                             "no such model bundle")
     return folder
 
 
@@ -44,7 +44,7 @@ async def model_info(ctx: Ctx, _: Analyst) -> dict[str, Any]:
     return _served(ctx).describe()
 
 
-@router.post("/admin/model/reload", response_model=ReloadOut, responses=responses(401, 403, 409, 413, 422, 503))
+@router.post("/admin/model/reload", response_model=ReloadOut, responses=responses(401, 403, 404, 409, 413, 422, 503))
 async def reload_model(ctx: Ctx, _: Admin, body: Annotated[ReloadIn | None, Body()] = None) -> dict[str, Any]:
     """Load, check and atomically swap in a model bundle; a bad one is refused and the old one keeps serving."""
     _served(ctx)

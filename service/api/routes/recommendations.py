@@ -13,7 +13,7 @@ from service.api.deps import Caseworker, Ctx
 from service.api.errors import ApiError
 from service.api.recommending import check_rows, new_recommendation_id, problems_for, response, unknown_regions
 from service.api.routes import responses
-from service.api.schemas import RecommendationIn, RecommendationOut
+from service.api.schemas import RecommendationIn, RecommendationOut, TextSubject
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
@@ -34,7 +34,7 @@ async def recommend(body: RecommendationIn, ctx: Ctx, caller: Caseworker) -> Res
         raise ApiError.field(422, "k", f"must be at most {ctx.settings.max_k}")
     if not ctx.state.ready:
         raise ApiError(503, "no model is loaded yet (are there institutions in the store?)")
-    if body.text is not None:
+    if isinstance(body, TextSubject):
         rows, enterprise_id = problems_for(ctx.engine, body)  # no database work for ad-hoc text
     else:
         rows, enterprise_id = await run_in_threadpool(problems_for, ctx.engine, body)
@@ -47,7 +47,7 @@ async def recommend(body: RecommendationIn, ctx: Ctx, caller: Caseworker) -> Res
         return _json(response(recommendation_id, served.version, enterprise_id, []))
     job = Job(rows=rows, k=body.k, meta={
         "recommendation_id": recommendation_id, "key_id": caller.key_id, "enterprise_id": enterprise_id,
-        "subject": "text" if body.text is not None else "problem" if body.problem_id else "enterprise",
+        "subject": type(body).__name__.removesuffix("Subject").lower(),
     })
     results = await ctx.recommender.recommend(job)
     return _json(response(recommendation_id, served.version, enterprise_id, results))

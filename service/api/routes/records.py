@@ -18,11 +18,11 @@ from service.api.deps import Caseworker, Ctx
 from service.api.errors import ApiError
 from service.api.routes import responses
 from service.api.schemas import (
-    ID_PATTERN,
     MAX_ID,
     EnterpriseHits,
     EnterpriseIn,
     EnterpriseOut,
+    Id,
     InstitutionHits,
     InstitutionIn,
     InstitutionOut,
@@ -35,7 +35,7 @@ from service.api.schemas import (
 
 router = APIRouter(prefix="/v1")
 
-IdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN)]
+IdPath = Annotated[Id, Path()]
 Q = Annotated[str | None, Query(min_length=1, max_length=200, description="a name (typos and parts are fine)")]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
