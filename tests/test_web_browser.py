@@ -62,6 +62,7 @@ class City:
     keys: dict[str, str]
     enterprise: dict[str, Any]
     region: str
+    chinese: tuple[str, str] = ("", "")  # an enterprise with a Chinese name: (id, a part of its name)
     outcome_counts: dict[str, int] = field(default_factory=dict)
 
     def api(self, role: str = "caseworker") -> httpx.Client:
@@ -156,8 +157,11 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
                 pass
             assert time.monotonic() < deadline, "the server did not become ready"
             time.sleep(0.25)
-        region = str(pd.read_csv(data / "enterprises.csv", dtype=str)["region"].iloc[0])
-        city = City(base=base, database=database, log=log, keys=keys, enterprise={}, region=region)
+        enterprises = pd.read_csv(data / "enterprises.csv", dtype=str)
+        chinese = enterprises[~enterprises["name"].map(str.isascii)].iloc[0]
+        city = City(base=base, database=database, log=log, keys=keys, enterprise={},
+                    region=str(enterprises["region"].iloc[0]),
+                    chinese=(chinese["enterprise_id"], chinese["name"][3:7]))  # 龙腾保洁 of 江南区龙腾保洁服务…
         with city.api() as api:  # an enterprise whose first problem gets institutions, not an escalation
             for candidate in _candidates(data):
                 answer = api.post("/v1/recommendations", json={"problem_id": candidate["problems"][0]}).json()
@@ -253,6 +257,11 @@ def test_a_caseworker_walks_the_whole_flow_and_a_double_click_records_one_outcom
     page.click("button[data-lang=zh-Hans]")  # Chinese from here on
     expect(page.locator("h1")).to_have_text(label("app_title", ZH))
     assert page.evaluate("document.documentElement.lang") == ZH
+
+    chinese_id, chinese_part = city.chinese
+    page.fill("#search-q", chinese_part)
+    page.press("#search-q", "Enter")
+    expect(page.locator(f"#search-results button[data-enterprise-id={chinese_id}]")).to_be_visible()
 
     query = enterprise["typo"]
     assert query != enterprise["name"]

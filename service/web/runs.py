@@ -73,11 +73,14 @@ def runs_from_bundles(models_dir: Path, *, limit: int) -> list[Run]:
     """Runs read from bundle manifests (unreadable ones are skipped), newest first."""
     runs: list[Run] = []
     folder = Path(models_dir) / "runs"
-    if folder.is_dir():
-        for child in folder.iterdir():
-            manifest = _read_manifest(child) if child.is_dir() else None
-            if manifest is not None:
-                runs.append(_run_of(manifest, child))
+    try:
+        children = list(folder.iterdir()) if folder.is_dir() else []
+    except OSError:  # an unreadable folder shows as no runs, not as a server error
+        children = []
+    for child in children:
+        manifest = _read_manifest(child) if child.is_dir() else None
+        if manifest is not None:
+            runs.append(_run_of(manifest, child))
     current = _read_manifest(Path(models_dir) / "current")
     if current is not None and str(current.get("version")) not in {run.version for run in runs}:
         runs.append(_run_of(current, Path(models_dir) / "current"))
