@@ -155,3 +155,16 @@ def test_outcomes_naming_unknown_institutions_are_listed_with_their_rows() -> No
     with pytest.raises(InvalidInput) as caught:
         build_pairs(tables, config=CONFIG)
     assert [(i.column, i.row) for i in caught.value.issues] == [("institution_id", 3), ("institution_id", 6)]
+
+
+def test_untried_candidates_are_added_only_when_asked_and_only_to_the_training_part(tables: Tables) -> None:
+    config = replace(CONFIG, dataset=replace(CONFIG.dataset, untried_negatives=2, untried_weight=0.3))
+    data = build_pairs(tables, config=config)
+    untried = data.pairs[~data.pairs["tried"]]
+    tried = data.pairs[data.pairs["tried"]]
+    assert len(untried) > 0 and set(untried["split"]) == {"train"}
+    assert (untried["solved"] == 0).all() and (untried["weight"] == 0.3).all()
+    assert untried.groupby("problem_id").size().max() <= 2
+    overlap = untried.merge(tried, on=["problem_id", "institution_id"])
+    assert overlap.empty
+    assert len(build_pairs(tables, config=CONFIG).pairs) == len(tried)

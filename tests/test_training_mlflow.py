@@ -217,3 +217,20 @@ def test_bad_input_fails_clearly_and_registers_nothing(store: Store, monkeypatch
     assert message in output(result) and "Traceback" not in output(result)
     assert len(client.search_model_versions("name = 'smematch-ranker'")) == versions_before
     assert len(client.search_runs([client.get_experiment_by_name("tests").experiment_id])) == runs_before
+
+
+@pytest.mark.slow
+def test_processes_creating_a_fresh_store_at_once_leave_one_working_store(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'fresh.db'}"
+    code = ("import sys; from training.tracking import ensure_store; "
+            "ensure_store(sys.argv[1], sys.argv[2]).search_experiments()")
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    started = [subprocess.Popen([sys.executable, "-c", code, uri, str(tmp_path / "artifacts")], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for process in started:
+        _, errors = process.communicate(timeout=300)
+        assert process.returncode == 0, errors[-2000:]
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    assert [e.name for e in client.search_experiments()] == ["Default"]
