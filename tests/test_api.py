@@ -21,6 +21,14 @@ def api(database_url: str, tmp_path: Path) -> Iterator[Api]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def shared_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """One app on SQLite for the tests that only read or are refused: input checks do not depend on the store."""
+    folder = tmp_path_factory.mktemp("shared")
+    with running_api(f"sqlite:///{folder / 'store.db'}", folder) as running:
+        yield running
+
+
 AD_HOC = {"text": "需要贷款购买设备 we need a bank loan for new equipment", "sector": "manufacturing",
           "region": "Dongcheng", "amount": 1_000_000}
 
@@ -75,8 +83,8 @@ def test_a_stored_problem_can_be_recommended_by_its_id(api: Api) -> None:
     assert "water" in result["categories"]
 
 
-def test_text_with_no_recognisable_need_is_escalated_with_a_reason(api: Api) -> None:
-    body = api.post("/v1/recommendations", json={"text": "zxqv wpkj qqqz"}).json()
+def test_text_with_no_recognisable_need_is_escalated_with_a_reason(shared_api: Api) -> None:
+    body = shared_api.post("/v1/recommendations", json={"text": "zxqv wpkj qqqz"}).json()
     [result] = body["results"]
     assert result["escalate"] is True and body["escalate"] is True
     assert result["institutions"] == [] and result["escalate_reason"]
@@ -110,16 +118,17 @@ def test_unknown_stored_subjects_are_404_naming_the_field(api: Api) -> None:
         (["loan"], "body"),
     ],
 )
-def test_bad_recommendation_requests_are_422_naming_the_field(api: Api, body: dict, field: str) -> None:
-    response = api.post("/v1/recommendations", json=body)
+def test_bad_recommendation_requests_are_422_naming_the_field(shared_api: Api, body: dict, field: str) -> None:
+    response = shared_api.post("/v1/recommendations", json=body)
     assert response.status_code == 422
     error = response.json()
     assert set(error) == {"error", "detail"} and error["detail"]
     assert field in {item["field"] for item in error["detail"]}
 
 
-def test_a_body_that_is_not_json_is_422_not_500(api: Api) -> None:
-    response = api.post("/v1/recommendations", content=b"{not json", headers={"Content-Type": "application/json"})
+def test_a_body_that_is_not_json_is_422_not_500(shared_api: Api) -> None:
+    response = shared_api.post("/v1/recommendations", content=b"{not json",
+                               headers={"Content-Type": "application/json"})
     assert response.status_code == 422
     assert response.json()["error"]
 
@@ -127,9 +136,9 @@ def test_a_body_that_is_not_json_is_422_not_500(api: Api) -> None:
 # ------------------------------------------------------------------------------------------- records
 
 
-def test_enterprise_search_tolerates_typos_and_parts_of_chinese_names(api: Api) -> None:
+def test_enterprise_search_tolerates_typos_and_parts_of_chinese_names(shared_api: Api) -> None:
     def first(q: str) -> str | None:
-        items = api.get("/v1/enterprises", params={"q": q}).json()["items"]
+        items = shared_api.get("/v1/enterprises", params={"q": q}).json()["items"]
         return items[0]["enterprise_id"] if items else None
 
     assert first("Gren Valey Farm") == "E000002"
