@@ -76,10 +76,12 @@ def bias(enterprises: int, seed: int) -> None:
     city, tables = _city(enterprises, seed)
     base = load_config()
     variants = {
-        "no weighting": replace(base, weighting=replace(base.weighting, inverse_propensity=False)),
-        "IPW clip 0.05 (default)": base,
-        "IPW clip 0.01": replace(base, weighting=replace(base.weighting, propensity_clip=0.01)),
-        "IPW clip 0.001": replace(base, weighting=replace(base.weighting, propensity_clip=0.001)),
+        "no weighting (default)": replace(base, weighting=replace(base.weighting, inverse_propensity=False)),
+        "IPW clip 0.05": replace(base, weighting=replace(base.weighting, inverse_propensity=True)),
+        "IPW clip 0.01": replace(base, weighting=replace(base.weighting, inverse_propensity=True,
+                                                          propensity_clip=0.01)),
+        "IPW clip 0.001": replace(base, weighting=replace(base.weighting, inverse_propensity=True,
+                                                           propensity_clip=0.001)),
         "untried as negatives (3/problem, w 0.2)": replace(base, dataset=replace(base.dataset, untried_negatives=3)),
     }
     print(f"  {'variant':<42}{'ndcg_at_5':>10}{'gt_ndcg@5':>10}{'gt_mrr':>8}{'cover@10':>9}{'ESS used':>9}")

@@ -168,3 +168,13 @@ def test_untried_candidates_are_added_only_when_asked_and_only_to_the_training_p
     overlap = untried.merge(tried, on=["problem_id", "institution_id"])
     assert overlap.empty
     assert len(build_pairs(tables, config=CONFIG).pairs) == len(tried)
+
+
+def test_with_weighting_on_rarely_chosen_pairs_weigh_more(city: SimulatedData, tables: Tables) -> None:
+    config = replace(CONFIG, weighting=replace(CONFIG.weighting, inverse_propensity=True, propensity_clip=0.01))
+    train = build_pairs(tables, config=config, propensities=city.logging_policy).pairs
+    train = train[train["split"] == "train"]
+    expected = 1 / np.maximum(train["propensity"].to_numpy(), 0.01)
+    np.testing.assert_allclose(train["weight"], expected / expected.mean())
+    unweighted = build_pairs(tables, config=CONFIG, propensities=city.logging_policy).pairs
+    assert (unweighted["weight"] == 1).all() and unweighted["propensity"].notna().all()

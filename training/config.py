@@ -44,7 +44,7 @@ class DatasetConfig:
 
 @dataclass(frozen=True, slots=True)
 class WeightingConfig:
-    inverse_propensity: bool = True
+    inverse_propensity: bool = False
     propensity_clip: float = 0.05
 
 

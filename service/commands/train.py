@@ -53,9 +53,12 @@ def _cell(value: Any) -> str:
 
 
 def bias_line(metrics: dict[str, float]) -> str:
-    return (f"selection bias: the 10% most-tried institutions hold {metrics.get('bias_top10pct_share', 0):.0%} of "
-            f"the training pairs; {metrics.get('bias_untried_institutions', 0):.0%} of the catalogue never tried; "
-            f"IPW effective sample size {metrics.get('bias_ess_ratio_used', 1):.0%} of the pairs")
+    text = (f"selection bias: the 10% most-tried institutions hold {metrics.get('bias_top10pct_share', 0):.0%} of "
+            f"the training pairs; {metrics.get('bias_untried_institutions', 0):.0%} of the catalogue never tried")
+    if "bias_ess_ratio" in metrics:
+        text += (f"; raw inverse propensity weights keep an effective sample of {metrics['bias_ess_ratio']:.0%}, "
+                 f"the weights used {metrics.get('bias_ess_ratio_used', 1):.0%}")
+    return text
 
 
 def _propensities_from_store(db: str) -> pd.DataFrame | None:
