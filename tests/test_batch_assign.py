@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from matching.assign import assign, assignment_value
+from matching.assign import _auction, assign, assignment_value
 from matching.errors import InvalidInput
 
 
@@ -44,6 +44,17 @@ def brute_force(problems: np.ndarray, institutions: np.ndarray, scores: np.ndarr
 def check_feasible(problems: np.ndarray, institutions: np.ndarray, chosen: np.ndarray, capacity: np.ndarray) -> None:
     assert np.bincount(problems[chosen], minlength=problems.max() + 1).max(initial=0) <= 1
     assert np.all(np.bincount(institutions[chosen], minlength=len(capacity)) <= capacity)
+
+
+def test_the_auction_proves_its_own_optimum_without_falling_back() -> None:
+    rng = np.random.default_rng(11)
+    n, m, k = 2000, 30, 4
+    problems = np.repeat(np.arange(n), k)
+    institutions = np.concatenate([rng.choice(m, k, replace=False) for _ in range(n)])
+    weights = np.round(rng.random(n * k) * 1e6)
+    room = rng.integers(1, 50, m).astype(float)[institutions]
+
+    assert _auction(problems, institutions, weights, room) is not None
 
 
 def test_greedy_starves_the_late_problem_and_the_exact_assignment_does_not() -> None:
@@ -99,14 +110,15 @@ def instances(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
             np.array(scores, dtype=float) / 1000, np.array(capacity))
 
 
-@settings(max_examples=300, deadline=None)
-@given(instances())
-def test_the_assignment_reaches_the_brute_force_optimum(instance) -> None:
+@pytest.mark.parametrize("method", ["lp", "auction"])
+@settings(max_examples=250, deadline=None)
+@given(instance=instances())
+def test_the_assignment_reaches_the_brute_force_optimum(method: str, instance) -> None:
     problems, institutions, scores, capacity = instance
     if len(problems) == 0:
-        assert len(assign(problems, institutions, scores, capacity)) == 0
+        assert len(assign(problems, institutions, scores, capacity, method=method)) == 0
         return
-    chosen = assign(problems, institutions, scores, capacity)
+    chosen = assign(problems, institutions, scores, capacity, method=method)
 
     check_feasible(problems, institutions, chosen, capacity)
     assert assignment_value(scores, chosen) == pytest.approx(brute_force(problems, institutions, scores, capacity))
@@ -123,7 +135,8 @@ def plain_lp_optimum(problems: np.ndarray, institutions: np.ndarray, scores: np.
     return -linprog(-scores, A_ub=a_ub, b_ub=b_ub, bounds=(0, 1), method="highs").fun
 
 
-def test_a_larger_random_instance_reaches_the_plain_lp_optimum_and_beats_greedy() -> None:
+@pytest.mark.parametrize("method", ["lp", "auction"])
+def test_a_larger_random_instance_reaches_the_plain_lp_optimum_and_beats_greedy(method: str) -> None:
     rng = np.random.default_rng(7)
     n, m, k = 3000, 40, 4
     problems = np.repeat(np.arange(n), k)
@@ -131,10 +144,27 @@ def test_a_larger_random_instance_reaches_the_plain_lp_optimum_and_beats_greedy(
     scores = rng.random(n * k)
     capacity = rng.integers(0, 60, m)
 
-    chosen = assign(problems, institutions, scores, capacity)
+    chosen = assign(problems, institutions, scores, capacity, method=method)
 
     check_feasible(problems, institutions, chosen, capacity)
     assert assignment_value(scores, chosen) == pytest.approx(
         plain_lp_optimum(problems, institutions, scores, capacity), abs=n * 1e-6)
     assert assignment_value(scores, chosen) > assignment_value(scores, greedy(problems, institutions, scores,
                                                                               capacity))
+
+
+@settings(max_examples=250, deadline=None)
+@given(instance=instances())
+def test_the_auction_alone_converges_to_the_brute_force_optimum(instance) -> None:
+    problems, institutions, scores, capacity = instance
+    weights = np.round(scores * 1000)
+    live = (weights > 0) & (capacity[institutions] > 0)
+    if not live.any():
+        return
+    picked = _auction(problems[live], institutions[live], weights[live], capacity[institutions[live]].astype(float))
+
+    assert picked is not None
+    chosen = np.zeros(len(problems), dtype=bool)
+    chosen[np.flatnonzero(live)[picked]] = True
+    check_feasible(problems, institutions, chosen, capacity)
+    assert assignment_value(scores, chosen) == pytest.approx(brute_force(problems, institutions, scores, capacity))
