@@ -44,7 +44,7 @@ class Context:
     refresh_catalogue: Callable[[], Awaitable[None]]
 
 
-def _context(request: Request) -> Context:
+async def _context(request: Request) -> Context:
     return request.app.state.context
 
 
