@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_api_fixtures import Api, running_api
+from test_api_fixtures import Api, another_worker, running_api
 
 from service.store import get_logged
 
@@ -193,6 +194,32 @@ def test_an_institution_edit_changes_the_next_recommendation(api: Api) -> None:
     assert first not in shown()
     model = api.get("/v1/model", role="analyst").json()
     assert model["institutions"] == 24
+
+
+def test_an_enterprise_in_a_new_district_can_be_recommended_for_at_once(api: Api) -> None:
+    enterprise = {"name": "Hilltop Orchard", "sector": "agriculture", "region": "Newtown", "employees": 4,
+                  "founded": 2020}
+    assert api.put("/v1/enterprises/E000020", json=enterprise).status_code == 201
+    problem = {"enterprise_id": "E000020", "text": "need a small loan for fruit trees", "stated_at": "2024-06-01"}
+    assert api.put("/v1/problems/P000020", json=problem).status_code == 201
+    response = api.post("/v1/recommendations", json={"enterprise_id": "E000020"})
+    assert response.status_code == 200, response.text
+    assert api.post("/v1/recommendations", json={**AD_HOC, "region": "Newtown"}).status_code == 200
+
+
+def test_other_workers_refit_their_catalogue_when_the_store_changes(api: Api) -> None:
+    with another_worker(api, refresh_seconds=0.1) as other:
+        record = api.get("/v1/institutions/B01").json()
+        record.pop("institution_id")
+        assert api.put("/v1/institutions/B01", json={**record, "name": "Riverside Bank (renamed)"}).status_code == 200
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            body = other.post("/v1/recommendations", json={**AD_HOC, "k": 24}).json()
+            names = {i["name"] for i in body["results"][0]["institutions"]}
+            if "Riverside Bank (renamed)" in names:
+                break
+            time.sleep(0.1)
+        assert "Riverside Bank (renamed)" in names
 
 
 def test_an_institution_with_min_above_max_is_refused(api: Api) -> None:

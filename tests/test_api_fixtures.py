@@ -105,15 +105,24 @@ class Api:
 
 
 @contextmanager
-def running_api(url: str, tmp_path: Path, **settings: object) -> Iterator[Api]:
+def running_api(url: str, tmp_path: Path, *, app_options: dict[str, Any] | None = None,
+                **settings: Any) -> Iterator[Api]:
+    """The app (``create_app(settings, **app_options)``) with its lifespan running, on a freshly stocked store."""
     keys = stock(url)
-    config = Settings(database_url=url, models_dir=tmp_path / "models", **settings)  # type: ignore[arg-type]
+    config = Settings(database_url=url, models_dir=tmp_path / "models", **settings)
     engine = make_engine(url)
     try:
-        with TestClient(create_app(config)) as client:
+        with TestClient(create_app(config, **(app_options or {}))) as client:
             yield Api(client=client, keys=keys, engine=engine, settings=config)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def another_worker(api: Api, **app_options: Any) -> Iterator[Api]:
+    """A second app on the same store and settings, as a second ``--workers`` process would be."""
+    with TestClient(create_app(api.settings, **app_options)) as client:
+        yield Api(client=client, keys=api.keys, engine=api.engine, settings=api.settings)
 
 
 def free_port() -> int:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from test_api_fixtures import Api, running_api
+from test_api_fixtures import Api, another_worker, running_api
 
 from matching import FEATURE_NAMES, LearnedRanker, save_bundle
 
@@ -109,6 +110,28 @@ def test_reload_only_reads_bundles_inside_the_models_folder(api: Api, tmp_path: 
     bundle(tmp_path / "elsewhere", "outside")
     response = reload(api, path)
     assert response.status_code == 404 and response.json()["detail"][0]["field"] == "path"
+
+
+def test_workers_serving_current_follow_a_new_current_bundle_and_refuse_a_broken_one(api: Api) -> None:
+    with another_worker(api, refresh_seconds=0.1) as other:
+        bundle(api.settings.models_dir / "current", "learned-promoted")
+        assert eventually(lambda: served_version(other) == "learned-promoted")
+        broken = bundle(api.settings.models_dir / "next", "learned-broken")
+        (broken / "model.joblib").write_bytes(b"garbage")
+        shutil.rmtree(api.settings.models_dir / "current")
+        broken.rename(api.settings.models_dir / "current")
+        time.sleep(0.5)  # several refresh rounds
+        assert served_version(other) == "learned-promoted"
+        assert 'smematch_model_reloads_total{result="refused"}' in other.client.get("/metrics").text
+
+
+def eventually(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_the_service_starts_with_the_current_bundle(tmp_path: Path) -> None:
