@@ -14,9 +14,11 @@ is integral and optimal. Before solving, two reductions that keep an optimum shr
    repeated until nothing changes, since removing problems lowers other institutions' degrees;
 2. what remains splits into connected components, solved in batches of whole components.
 
-From ``AUCTION_FROM`` pairs on (a province, a nation), the linear programme is too slow; an auction with
-epsilon scaling (``_auction``) solves it instead and proves its result optimal with a dual certificate
-(dual minus primal below 1 on the integer weights). Should it not converge, the linear programmes run.
+``method="auction"`` tries an auction with epsilon scaling first (``_auction``), which proves its result
+optimal with a dual certificate (dual minus primal below 1 on the integer weights) and falls back to the
+linear programmes when it does not converge within its round budget. It is fast on instances with spread-out
+preferences, but the simulated cities' many near-identical problems start price wars that make its rounds grow
+as 1/epsilon, so the default ("auto") is the linear programmes.
 
 Scores are rounded to a grid of ``resolution`` first, so that near-equal scores tie exactly and the result
 does not depend on the last bits of a float.
@@ -34,7 +36,6 @@ from matching.errors import InvalidInput, Issue
 __all__ = ["assign", "assignment_value", "METHODS"]
 
 METHODS = ("auto", "lp", "auction")
-AUCTION_FROM = 20_000  # pairs left after the reductions from which "auto" uses the auction
 _BATCH_PAIRS = 200_000  # components are packed into linear programmes of about this many pairs
 
 
@@ -49,8 +50,8 @@ def assign(
 ) -> np.ndarray:
     """The pairs of a maximum-score assignment under capacity, as a boolean mask over the pairs.
 
-    ``method``: "lp" (linear programmes over components), "auction" (certified auction, falling back to the
-    linear programmes if it does not converge), or "auto": the auction from ``AUCTION_FROM`` pairs on."""
+    ``method``: "lp" or "auto" (linear programmes over components), or "auction" (certified auction, falling
+    back to the linear programmes if it does not converge; see the module docstring)."""
     if method not in METHODS:
         raise InvalidInput(Issue(column="method", expected=f"one of {', '.join(METHODS)}", found=repr(method)))
     problems = np.asarray(problems, dtype=np.int64)
@@ -63,7 +64,7 @@ def assign(
     capacity = np.floor(np.nan_to_num(capacity, nan=0.0, posinf=np.iinfo(np.int64).max / 4))
     live = np.flatnonzero((weight > 0) & (capacity[institutions] > 0))
     live, room = _reduce(problems, institutions, weight, capacity, live, chosen)
-    if len(live) and (method == "auction" or (method == "auto" and len(live) >= AUCTION_FROM)):
+    if len(live) and method == "auction":
         picked = _auction(problems[live], institutions[live], weight[live], room[institutions[live]])
         if picked is not None:
             chosen[live[picked]] = True
@@ -188,7 +189,7 @@ def _solve_lp(problems: np.ndarray, institutions: np.ndarray, weight: np.ndarray
 
 
 def _auction(problems: np.ndarray, institutions: np.ndarray, weight: np.ndarray, room: np.ndarray, *,
-             max_rounds: int = 200_000) -> np.ndarray | None:
+             max_rounds: int = 20_000) -> np.ndarray | None:
     """Forward auction with epsilon scaling (Bertsekas) on integer weights; returns the chosen pairs of an
     optimum, proven by its dual certificate (gap below 1), or None when it does not get there in time.
 
