@@ -257,7 +257,9 @@ def _checked(chunk: pd.DataFrame, enterprises: pd.DataFrame, offset: int, files:
     with no issue, the chunk normalised and joined with its enterprises."""
     chunk = chunk.reset_index(drop=True)
     ids = chunk["enterprise_id"].astype(str).str.strip()
-    known = enterprises.loc[ids[ids.isin(enterprises.index)].unique()].reset_index(drop=True)
+    # get_indexer reuses the index's hash table; Series.isin would rebuild it from every enterprise each chunk.
+    position = enterprises.index.get_indexer(ids.unique())
+    known = enterprises.iloc[position[position >= 0]].reset_index(drop=True)
     issues: list[Issue] = []
     frame = None
     try:
