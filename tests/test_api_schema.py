@@ -15,7 +15,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from test_api_fixtures import start_server, stock, stop_server
 
-MAX_EXAMPLES = 8
+MAX_EXAMPLES = 6
 # Checks no OpenAPI document can state: the districts the service knows, and references to stored records.
 # For these operations a schema-valid request may be refused with 422, but only naming these fields.
 DATA_DEPENDENT = {
@@ -58,6 +58,7 @@ def exercise(operation: schemathesis.APIOperation, mode: GenerationMode, admin_k
     check()
 
 
+@pytest.mark.slow
 def test_the_live_service_answers_every_request_as_its_openapi_document_says(live: tuple[str, str]) -> None:
     base_url, admin_key = live
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")

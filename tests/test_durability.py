@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select
 from test_api_fixtures import Server, start_server, stock, stop_server
 
@@ -84,6 +85,7 @@ def assert_all_stored_once(url: str, server: Server, key: str, acknowledged: dic
     assert response.status_code == 200 and response.json()["status"] == replay["status"]
 
 
+@pytest.mark.slow
 def test_acknowledged_outcomes_survive_kill_9_of_the_server(database_url: str, tmp_path: Path) -> None:
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     keys = stock(database_url)
