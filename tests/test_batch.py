@@ -197,3 +197,17 @@ def test_bad_options_are_reported_together(city: Path, tmp_path: Path) -> None:
     for column in ("'k'", "'engine'", "'out'"):
         assert column in result.output
     assert np.all([not p.exists() for p in tmp_path.iterdir() if p.name.startswith("out")])
+
+
+def test_the_same_command_picks_up_matching_parts_without_being_told(
+    city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out.parquet"
+    monkeypatch.setenv(STOP_AFTER_VARIABLE, "1")
+    assert batch("--data", city, "--out", out, "--chunk-size", "60").exit_code != 0
+    monkeypatch.delenv(STOP_AFTER_VARIABLE)
+
+    again = batch("--data", city, "--out", out, "--chunk-size", "60")
+
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "out.summary.json").read_text(encoding="utf-8"))["chunks_resumed"] == 1
