@@ -160,6 +160,25 @@ def test_searches_filter_and_list_without_a_query(api: Api) -> None:
     assert water[0]["problem_id"] == "P000003"
 
 
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/v1/enterprises", {"region": "Dong\x00cheng"}),
+        ("/v1/enterprises", {"q": "ming\x00da"}),
+        ("/v1/problems", {"enterprise_id": "E0\x0001"}),
+        ("/v1/outcomes", {"recorded_by": "case\x00worker"}),
+        ("/v1/outcomes", {"institution_id": "B\x0001"}),
+        ("/v1/enterprises", {"regoin": "Dongcheng"}),
+    ],
+)
+def test_filters_with_control_characters_or_unknown_names_are_422_on_every_store(
+    api: Api, path: str, params: dict[str, str]
+) -> None:
+    response = api.get(path, params=params)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == next(iter(params))
+
+
 def test_records_are_read_and_replaced_by_id_and_created_when_new(api: Api) -> None:
     enterprise = api.get("/v1/enterprises/E000003").json()
     assert enterprise["name"] == "老街茶馆"

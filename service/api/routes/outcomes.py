@@ -19,12 +19,13 @@ from service.api.deps import Caseworker, Ctx
 from service.api.errors import ApiError
 from service.api.routes import responses
 from service.api.routes.records import IdPath
-from service.api.schemas import MAX_ID, OutcomeIn, OutcomeOut, OutcomePage, Status
+from service.api.schemas import Id, OutcomeIn, OutcomeOut, OutcomePage, Short, Status
 from service.store import get_outcome, record_outcome
 
 router = APIRouter(prefix="/v1", tags=["outcomes"])
 
-OptionalId = Annotated[str | None, Query(min_length=1, max_length=MAX_ID)]
+# Filters use the body's string types: their patterns keep NUL and control characters out of SQL parameters.
+OptionalId = Annotated[Id | None, Query()]
 
 
 def _shape(outcome: Outcome | dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +56,7 @@ async def list_outcomes(
     ctx: Ctx, _: Caseworker,
     problem_id: OptionalId = None, institution_id: OptionalId = None, enterprise_id: OptionalId = None,
     status: Status | None = None,
-    recorded_by: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    recorded_by: Annotated[Short | None, Query()] = None,
     recorded_after: Annotated[datetime | None, Query(description="inclusive")] = None,
     recorded_before: Annotated[datetime | None, Query(description="exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

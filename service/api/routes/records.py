@@ -18,7 +18,6 @@ from service.api.deps import Caseworker, Ctx
 from service.api.errors import ApiError
 from service.api.routes import responses
 from service.api.schemas import (
-    MAX_ID,
     EnterpriseHits,
     EnterpriseIn,
     EnterpriseOut,
@@ -27,16 +26,18 @@ from service.api.schemas import (
     InstitutionIn,
     InstitutionOut,
     Kind,
+    Name,
     ProblemHits,
     ProblemIn,
     ProblemOut,
     Sector,
+    Short,
 )
 
 router = APIRouter(prefix="/v1")
 
 IdPath = Annotated[Id, Path()]
-Q = Annotated[str | None, Query(min_length=1, max_length=200, description="a name (typos and parts are fine)")]
+Q = Annotated[Name | None, Query(description="a name (typos and parts are fine)")]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
@@ -72,7 +73,7 @@ def _status(response: Response, created: bool) -> None:
 @router.get("/enterprises", response_model=EnterpriseHits, responses=responses(401, 403, 422),
             tags=["enterprises"])
 async def search_enterprises(ctx: Ctx, _: Caseworker, q: Q = None, sector: Sector | None = None,
-                             region: Annotated[str | None, Query(max_length=100)] = None,
+                             region: Annotated[Short | None, Query()] = None,
                              limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
     """Enterprises whose name matches ``q`` (Chinese or English, typos tolerated), best first."""
     where = {k: v for k, v in (("sector", sector and sector.value), ("region", region)) if v is not None}
@@ -103,7 +104,7 @@ async def put_enterprise(enterprise_id: IdPath, body: EnterpriseIn, ctx: Ctx, _:
 
 @router.get("/problems", response_model=ProblemHits, responses=responses(401, 403, 422), tags=["problems"])
 async def search_problems(ctx: Ctx, _: Caseworker, q: Q = None,
-                          enterprise_id: Annotated[str | None, Query(min_length=1, max_length=MAX_ID)] = None,
+                          enterprise_id: Annotated[Id | None, Query()] = None,
                           limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
     """Problems whose text matches ``q``, best first; ``enterprise_id`` keeps one enterprise's."""
     where = {"enterprise_id": enterprise_id} if enterprise_id is not None else {}
