@@ -1,0 +1,12 @@
+"""The HTTP service: ``create_app(settings)`` builds the FastAPI app (routes under ``/v1``, probes, metrics).
+
+Modules: ``app`` (factory and lifespan), ``routes/`` (one module per resource), ``deps`` (context and roles),
+``schemas`` (request and response bodies), ``errors`` (the one error shape and status mapping), ``security``
+and ``keys`` (API keys), ``middleware`` and ``logs`` (limits, metrics, JSON logs), ``metrics``, ``state``
+(the served model, swapped atomically), ``batching`` and ``recommending`` (the micro-batched, logged hot
+path), ``records`` and ``search`` (queries behind the record routes). Nothing is built at import time.
+"""
+
+from service.api.app import create_app
+
+__all__ = ["create_app"]
