@@ -182,3 +182,23 @@ def test_fast_eligibility_agrees_with_the_rule_by_rule_masks() -> None:
     assert np.array_equal(eligible, combine(masks))
     for rule in RULES:
         assert list(excluded[rule]) == list((~masks[rule]).sum(axis=1)), rule
+
+
+def test_this_months_cases_count_against_capacity_and_declines_do_not() -> None:
+    from matching.context import fit_matcher, monthly_load
+
+    from factories import valid_tables
+
+    tables = valid_tables(institutions=3, outcomes=3)
+    outcomes = tables.outcomes.assign(
+        institution_id=["I0001", "I0001", "I0002"],
+        status=["accepted", "declined", "solved"],
+        recorded_at=pd.to_datetime(["2026-11-03", "2026-11-04", "2026-10-30"]),
+    )
+    load = monthly_load(outcomes, as_of=pd.Timestamp("2026-11-20"))
+    assert load.to_dict() == {"I0001": 1.0}
+    tables = type(tables)(tables.enterprises, tables.problems, tables.institutions.assign(capacity=1), outcomes)
+    matcher = fit_matcher(tables, as_of=pd.Timestamp("2026-11-20"))
+    table = matcher.eligibility(Problem(text="loan")).set_index("institution_id")
+    assert table.loc["I0001", "failed_rules"] == ("capacity",)
+    assert table.loc["I0002", "eligible"]
