@@ -74,13 +74,8 @@ def _stop_after() -> int | None:
 
 
 def _work_folder(options: BatchOptions, manifest: Manifest) -> tuple[WorkFolder, bool]:
-    """The work folder to use and whether it starts fresh; refuses to clobber an output or stale parts."""
-    output = Path(options.output)
-    if output.exists() and not (options.resume or options.overwrite):
-        raise BatchError(f"{output} exists: pass --overwrite to replace it or --resume to finish an earlier run")
-    if output.exists() and output.is_dir():
-        raise BatchError(f"{output} is a folder, not a file")
-    work = WorkFolder(output)
+    """The work folder to use and whether it starts fresh; refuses to mix in parts of another run."""
+    work = WorkFolder(Path(options.output))
     if not work.exists() or options.overwrite:
         return work, True
     if work.matches(manifest):
@@ -103,9 +98,11 @@ def run_batch(source: ProblemSource, ranker: Ranker, options: BatchOptions, *,
         timings[name] = round(now - since, 3)
         return now
 
-    if Path(options.output).exists() and not (options.resume or options.overwrite):
-        raise BatchError(f"{options.output} exists: pass --overwrite to replace it or --resume to finish an "
-                         "earlier run")
+    output = Path(options.output)
+    if output.is_dir():
+        raise BatchError(f"{output} is a folder, not a file")
+    if output.exists() and not (options.resume or options.overwrite):
+        raise BatchError(f"{output} exists: pass --overwrite to replace it or --resume to finish an earlier run")
     if options.engine == "dask" and options.scheduler is not None:
         check_scheduler(options.scheduler)
     tell("reading tables")
@@ -157,7 +154,9 @@ def run_batch(source: ProblemSource, ranker: Ranker, options: BatchOptions, *,
         "chunks_resumed": len(finished),
         **summary,
         "seconds": timings,
-        "problems_per_second": round(total / max(timings["score"], 1e-9), 1),
+        "problems_per_second_scoring": round((total - sum(sizes[i] for i in finished)) / max(timings["score"], 1e-9),
+                                             1),
+        "problems_per_second_end_to_end": round(total / max(timings["total"], 1e-9), 1),
     }
     _write_summary(summary_path(Path(options.output)), summary)
     work.remove()
