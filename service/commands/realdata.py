@@ -1,9 +1,73 @@
-"""CLI commands: realdata (to be filled in by its issue)."""
+"""CLI commands on real public records: ``import-real`` (SBA 7(a), Kiva -> the four tables) and ``evaluate``
+(find the institution that really served each later case; baselines beside the trained ranker)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from service.commands._common import fail, out_console, reported_errors
+
+DATASETS = ("sba", "kiva")
+
+
+def import_real(
+    dataset: Annotated[str, typer.Argument(help="Which records: sba (SBA 7(a) loans) or kiva (Kiva loans).")],
+    path: Annotated[Path, typer.Argument(help="The records file, or the folder holding it.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the four tables into.")],
+    profile_until: Annotated[str | None, typer.Option(
+        help="Institution profiles use records before this date only (default: sba 2004-10-01, kiva "
+             "2016-01-01). evaluate refuses an earlier split date.")] = None,
+    naics: Annotated[Path | None, typer.Option(
+        help="SBA: the NAICS 2017 descriptions CSV (default: ../naics_2017/ beside the loan file).")] = None,
+    partners: Annotated[Path | None, typer.Option(
+        help="Kiva: the partner names CSV (default: kiva_partner_names_2013.csv beside the loans file).")] = None,
+) -> None:
+    """Turn real records into enterprises, problems, institutions and outcomes tables."""
+    if dataset not in DATASETS:
+        raise fail(f"dataset must be one of {', '.join(DATASETS)}. Got {dataset!r} instead.")
+    with reported_errors():
+        if dataset == "sba":
+            from training.realdata.sba import import_sba
+
+            summary = import_sba(path, out, naics_path=naics, profile_until=profile_until)
+        else:
+            from training.realdata.kiva import import_kiva
+
+            summary = import_kiva(path, out, partners_path=partners, profile_until=profile_until)
+    out_console.print(
+        f"{summary.dataset}: {summary.rows_read:,} rows read -> {summary.enterprises:,} enterprises, "
+        f"{summary.problems:,} problems, {summary.institutions:,} institutions, {summary.outcomes:,} outcomes "
+        f"in {summary.out}", highlight=False)
+    for reason, count in summary.skipped.items():
+        out_console.print(f"  skipped {count:,} rows: {reason}", highlight=False)
+    for note in summary.notes:
+        out_console.print(f"  note: {note}", highlight=False)
+
+
+def evaluate(
+    data: Annotated[Path, typer.Option("--data", help="Folder of the four tables (e.g. from import-real).")],
+    split_date: Annotated[str, typer.Option("--split-date", help="Train before this date, evaluate from it on.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object keyed by method.")] = False,
+    exclude_top_lenders: Annotated[int, typer.Option(
+        help="Also evaluate without the N institutions that served most training cases (0: do not).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the random baseline and the sampled negatives.")] = 0,
+) -> None:
+    """Hit@1/5/10 and MRR of finding the institution that really served each case after the split date."""
+    from training.realdata.evaluate import evaluate_folder
+
+    with reported_errors():
+        report = evaluate_folder(data, split_date, exclude_top=exclude_top_lenders, seed=seed)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        typer.echo(report.markdown())
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the CLI."""
+    app.command("import-real")(import_real)
+    app.command("evaluate")(evaluate)

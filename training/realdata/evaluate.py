@@ -28,23 +28,20 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from matching import FEATURE_NAMES, Matcher, TextOnlyRanker
-from matching.eligibility import combine, eligibility_masks
+from matching import FEATURE_NAMES
 from matching.errors import InvalidInput, Issue
-from matching.retrieval import top_k
 from matching.tables import Tables, read_tables
-from training.dataset import problem_frame
-from training.realdata.learn import Featuriser, Popularity, candidate_pairs, fit_served_ranker, training_pairs
+from training.realdata.learn import fit_served_ranker
 from training.realdata.output import read_manifest
+from training.realdata.study import build_study, ranked_lists
 
 __all__ = ["METHODS", "ENGINE_ONLY", "MAX_RANK", "MethodScore", "EvaluationReport", "evaluate_folder",
            "evaluate_tables"]
 
 METHODS: tuple[str, ...] = ("random", "popular_in_region", "text_only", "trained")
 ENGINE_ONLY = "trained_engine_features"
-TAKEN_UP = ("accepted", "solved", "failed")
 MAX_RANK = 50
-N_TEXT, N_POPULAR, NEGATIVES = 50, 30, 24
+NEGATIVES = 24
 CHUNK = 2000
 
 
@@ -80,6 +77,7 @@ class EvaluationReport:
     institutions: int
     methods: dict[str, MethodScore]
     excluded: tuple[str, ...] = ()
+    excluded_names: tuple[str, ...] = ()
     without_top: dict[str, MethodScore] | None = None
     diagnostics: dict[str, float] = field(default_factory=dict)
     dataset: str | None = None
@@ -101,9 +99,10 @@ class EvaluationReport:
                 f"{self.test_cases:,} evaluated, {self.institutions:,} institutions"
         parts = [f"**{title}**", "", _table(self.methods)]
         if self.without_top is not None:
-            parts += ["", f"**Without the {len(self.excluded)} largest institutions** "
-                      f"({', '.join(self.excluded)}): {next(iter(self.without_top.values())).cases:,} cases", "",
-                      _table(self.without_top)]
+            cases = next(iter(self.without_top.values())).cases
+            names = "; ".join(self.excluded_names or self.excluded)
+            parts += ["", f"**Without the {len(self.excluded)} largest institutions** ({names}): {cases:,} cases",
+                      "", _table(self.without_top)]
         if self.diagnostics:
             parts += ["", "Diagnostics (share of evaluated cases): " + "; ".join(
                 f"{name.replace('_', ' ')} {value:.3f}" for name, value in self.diagnostics.items())]
@@ -160,63 +159,31 @@ def _evaluate(tables: Tables, split: pd.Timestamp, *, exclude_top: int, seed: in
               ) -> EvaluationReport:
     if exclude_top < 0:
         raise InvalidInput(Issue(column="exclude-top-lenders", expected="a number >= 0", found=str(exclude_top)))
-    outcomes = tables.outcomes
-    served = outcomes.loc[outcomes["status"].isin(TAKEN_UP), ["problem_id", "institution_id"]].drop_duplicates()
-    problems = problem_frame(tables)
-    problems = problems[problems["problem_id"].isin(set(served["problem_id"]))].reset_index(drop=True)
-    stated = pd.to_datetime(problems["stated_at"])
-    train, test = np.flatnonzero(stated < split), np.flatnonzero(stated >= split)
-    if len(train) == 0 or len(test) == 0:
-        raise InvalidInput(Issue(column="split-date", file="problems",
-                                 expected="served cases both before and after the split date",
-                                 found=f"{len(train)} before and {len(test)} from {split.date().isoformat()} on"))
-    known = outcomes[pd.to_datetime(outcomes["recorded_at"]) < split]
-    matcher = Matcher().fit(tables.institutions, outcomes=known,
-                            regions=tables.enterprises["region"].astype(str).unique())
-    prepared = matcher.prepare(problems)
-    catalogue = matcher.catalogue_
-    served["problem_row"] = served["problem_id"].map(pd.Series(np.arange(len(problems)), problems["problem_id"]))
-    served = served.dropna(subset=["problem_row"]).astype({"problem_row": np.int64})
-    served["institution_row"] = served["institution_id"].map(catalogue.position).astype(np.int64)
-    truth_by_row = served.groupby("problem_row")["institution_id"].agg(frozenset)
-    cases = served.merge(problems[["region", "sector", "amount", "stated_at", "text"]], left_on="problem_row",
-                         right_index=True).rename(columns={"stated_at": "time"})
-    train_cases = cases[cases["time"] < split]
-    popularity = Popularity(train_cases)
-    excluded = popularity.top(exclude_top) if exclude_top else ()
+    study = build_study(tables, split)
+    excluded = study.popularity.top(exclude_top) if exclude_top else ()
     length = MAX_RANK + len(excluded)
-    regions = problems["region"].astype(str).to_numpy()
-
-    rankings = {
-        "random": _random(matcher, prepared, test, length, seed),
-        "popular_in_region": [popularity.in_region(regions[row], length) for row in test],
-        "text_only": _text_only(matcher, prepared, test, length),
-    }
-    featuriser = Featuriser.fit(matcher, known, train_cases, problems["text"].tolist())
-    pairs = training_pairs(candidate_pairs(matcher, prepared, regions, train, popularity, n_text=N_TEXT,
-                                           n_popular=N_POPULAR),
-                           served[served["problem_row"].isin(train)], negatives=NEGATIVES, seed=seed)
-    features = featuriser.frame(prepared, problems, pairs["problem_row"].to_numpy(),
-                                pairs["institution_row"].to_numpy())
+    rankings = {"random": study.random_lists(length, seed=seed), "popular_in_region": study.popular_lists(length),
+                "text_only": study.text_only_lists(length)}
+    pairs, features = study.training_data(negatives=NEGATIVES, seed=seed)
     labels = pairs["label"].to_numpy()
     empty = tuple(c for c in features.columns if features[c].isna().all())  # e.g. no revenue in the data
     full = [c for c in features.columns if c not in empty]
     engine = [c for c in FEATURE_NAMES if c not in empty]
     models = {"trained": (fit_served_ranker(features[full], labels, seed=seed), full),
               ENGINE_ONLY: (fit_served_ranker(features[engine], labels, seed=seed), engine)}
-    reach = np.zeros(len(test), dtype=bool)
+    reach: list[bool] = []
     learned: dict[str, list[np.ndarray]] = {name: [] for name in models}
-    for start in range(0, len(test), CHUNK):
-        rows = test[start:start + CHUNK]
-        p, i = candidate_pairs(matcher, prepared, regions, rows, popularity, n_text=N_TEXT, n_popular=N_POPULAR)
-        frame = featuriser.frame(prepared, problems, p, i)
+    for start in range(0, len(study.test), CHUNK):
+        rows = study.test[start:start + CHUNK]
+        p, i, frame = study.evaluation_features(rows)
         for name, (model, columns) in models.items():
-            learned[name].extend(_lists(catalogue.ids, p, i, model.predict_proba(frame[columns])[:, 1], rows, length))
-        found = pd.DataFrame({"p": p, "id": catalogue.ids[i]}).groupby("p")["id"].agg(frozenset)
-        reach[start:start + len(rows)] = [bool(found.get(r, frozenset()) & truth_by_row[r]) for r in rows]
+            scores = model.predict_proba(frame[columns])[:, 1]
+            learned[name].extend(ranked_lists(study.catalogue.ids, p, i, scores, rows, length))
+        found = pd.DataFrame({"p": p, "id": study.catalogue.ids[i]}).groupby("p")["id"].agg(frozenset)
+        reach.extend(bool(found.get(r, frozenset()) & study.truth_by_row[r]) for r in rows)
     rankings.update(learned)
 
-    truth = [truth_by_row[row] for row in test]
+    truth = study.truth
     methods = {name: MethodScore.from_ranks(_ranks(rankings[name], truth, ())) for name in (*METHODS, ENGINE_ONLY)}
     without = None
     if excluded:
@@ -224,16 +191,12 @@ def _evaluate(tables: Tables, split: pd.Timestamp, *, exclude_top: int, seed: in
         kept_truth = [t for t, k in zip(truth, keep, strict=True) if k]
         without = {name: MethodScore.from_ranks(_ranks([r for r, k in zip(rankings[name], keep, strict=True) if k],
                                                        kept_truth, excluded)) for name in methods}
-    seen = set(train_cases["institution_id"])
-    diagnostics = {
-        "served_institution_seen_in_training": float(np.mean([bool(t & seen) for t in truth])),
-        "served_institution_eligible": _eligible_share(matcher, prepared, test, truth),
-        "served_in_matcher_candidates": _in_candidates(matcher, prepared, test, truth),
-        "served_in_trained_candidates": float(reach.mean()),
-    }
-    return EvaluationReport(split_date=split.date().isoformat(), train_cases=len(train), test_cases=len(test),
-                            institutions=len(catalogue), methods=methods, excluded=tuple(excluded),
-                            without_top=without, diagnostics=diagnostics, dataset=dataset, empty_features=empty)
+    diagnostics = {**study.diagnostics(), "served_in_trained_candidates": float(np.mean(reach))}
+    names = study.catalogue.names[[study.catalogue.position[e] for e in excluded]] if excluded else ()
+    return EvaluationReport(split_date=split.date().isoformat(), train_cases=len(study.train),
+                            test_cases=len(study.test), institutions=len(study.catalogue), methods=methods,
+                            excluded=tuple(excluded), excluded_names=tuple(map(str, names)), without_top=without,
+                            diagnostics=diagnostics, dataset=dataset, empty_features=empty)
 
 
 def _ranks(lists: list[np.ndarray], truth: list[frozenset], excluded: tuple[str, ...]) -> np.ndarray:
@@ -246,55 +209,3 @@ def _ranks(lists: list[np.ndarray], truth: list[frozenset], excluded: tuple[str,
     return ranks
 
 
-def _lists(ids: np.ndarray, p: np.ndarray, i: np.ndarray, scores: np.ndarray, rows: np.ndarray, length: int
-           ) -> list[np.ndarray]:
-    """Per row of ``rows``: institution ids by descending score (ties by catalogue order), at most ``length``."""
-    order = np.lexsort((i, -scores, p))
-    p, i = p[order], i[order]
-    starts = np.searchsorted(p, rows, side="left")
-    stops = np.searchsorted(p, rows, side="right")
-    return [ids[i[a:min(b, a + length)]] for a, b in zip(starts, stops, strict=True)]
-
-
-def _random(matcher: Matcher, prepared, rows: np.ndarray, length: int, seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    out: list[np.ndarray] = []
-    for chunk in matcher.chunks(len(rows)):
-        eligible = combine(eligibility_masks(prepared, rows[chunk], matcher.catalogue_))
-        scores = np.where(eligible, rng.random(eligible.shape), -1.0)
-        index, values = top_k(scores, length)
-        out.extend(matcher.catalogue_.ids[index[n][values[n] > -1.0]] for n in range(len(index)))
-    return out
-
-
-def _text_only(matcher: Matcher, prepared, rows: np.ndarray, length: int) -> list[np.ndarray]:
-    """The Matcher's own path: retrieval and eligibility, the engine's features, TextOnlyRanker's scores."""
-    ranker = TextOnlyRanker()
-    out: list[np.ndarray] = []
-    for chunk in matcher.chunks(len(rows)):
-        found = matcher.candidates(prepared, rows[chunk], n=length)
-        scores = ranker.score(matcher.features(prepared, found))
-        out.extend(_lists(matcher.catalogue_.ids, found.problem_rows, found.institution_rows, scores, rows[chunk],
-                          length))
-    return out
-
-
-def _eligible_share(matcher: Matcher, prepared, rows: np.ndarray, truth: list[frozenset]) -> float:
-    hits = []
-    for chunk in matcher.chunks(len(rows)):
-        eligible = combine(eligibility_masks(prepared, rows[chunk], matcher.catalogue_))
-        for local, served in enumerate(truth[chunk[0]:chunk[-1] + 1]):
-            positions = [matcher.catalogue_.position[s] for s in served]
-            hits.append(bool(eligible[local, positions].any()))
-    return float(np.mean(hits))
-
-
-def _in_candidates(matcher: Matcher, prepared, rows: np.ndarray, truth: list[frozenset]) -> float:
-    hits = []
-    for chunk in matcher.chunks(len(rows)):
-        found = matcher.candidates(prepared, rows[chunk], n=N_TEXT)
-        ids = pd.DataFrame({"p": found.problem_rows, "id": matcher.catalogue_.ids[found.institution_rows]})
-        grouped = ids.groupby("p")["id"].agg(frozenset)
-        hits.extend(bool(grouped.get(row, frozenset()) & served)
-                    for row, served in zip(rows[chunk], truth[chunk[0]:chunk[-1] + 1], strict=True))
-    return float(np.mean(hits))

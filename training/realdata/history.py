@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from training.realdata.neighbours import TEXT_FEATURES, text_history
+
 __all__ = ["HISTORY_FEATURES", "History", "RECENT_DAYS"]
 
 RECENT_DAYS = 365
@@ -29,10 +31,11 @@ HISTORY_FEATURES: tuple[str, ...] = (
     "history_days_since_last_log",
     "history_region_share",
     "history_region_cases_log",
+    "history_region_recent_share",
     "history_sector_share",
     "history_region_sector_share",
     "history_amount_gap",
-    "history_text_similarity",
+    *TEXT_FEATURES,
 )
 
 
@@ -119,6 +122,8 @@ class History:
         recent_inst = institution.count(inst_code, query_rank, since=window_rank)
         n_region = region.count(region_code, query_rank)
         n_inst_region = inst_region.count(inst_region_code, query_rank)
+        recent_region = region.count(region_code, query_rank, since=window_rank)
+        recent_inst_region = inst_region.count(inst_region_code, query_rank, since=window_rank)
         last = institution.last(inst_code, query_rank)
         days = np.where(last >= 0, (query_times - timeline[np.maximum(last, 0)]) / np.timedelta64(1, "D"), np.nan)
 
@@ -138,45 +143,22 @@ class History:
             "history_days_since_last_log": np.log1p(np.clip(days, 0, None)),
             "history_region_share": n_inst_region / (n_region + 1.0),
             "history_region_cases_log": np.log1p(n_inst_region),
+            "history_region_recent_share": recent_inst_region / (recent_region + 1.0),
             "history_sector_share": inst_sector.count(inst_sector_code, query_rank)
             / (sector.count(sector_code, query_rank) + 1.0),
             "history_region_sector_share": inst_rs.count(inst_rs_code, query_rank)
             / (region_sector.count(rs_code, query_rank) + 1.0),
             "history_amount_gap": np.abs(query_amount - mean_amount),
-            "history_text_similarity": self._text_similarity(queries, vectors, problem_index, case_times,
-                                                             query_times, text_blocks),
         }
+        columns.update(self._text(queries, vectors, problem_index, case_times, query_times, text_blocks))
         return pd.DataFrame(columns, columns=list(HISTORY_FEATURES))
 
-    def _text_similarity(self, queries: pd.DataFrame, vectors: sp.csr_matrix | None,
-                         problem_index: np.ndarray | None, case_times: np.ndarray, query_times: np.ndarray,
-                         blocks: int) -> np.ndarray:
-        """Cosine of the problem's text vector and the sum of the vectors of the institution's earlier cases.
-
-        Queries are grouped in at most ``blocks`` time blocks; each block sees the cases before its start (a
-        little stale inside the block, never ahead of it). One sparse product per block."""
-        out = np.full(len(queries), np.nan)
-        if self.text_vectors is None or vectors is None or problem_index is None or len(queries) == 0:
-            return out
-        ids, inst_index = np.unique(np.concatenate([self.cases["institution_id"].astype(str).to_numpy(),
-                                                    queries["institution_id"].astype(str).to_numpy()]),
-                                    return_inverse=True)
-        case_inst, query_inst = inst_index[: len(self.cases)], inst_index[len(self.cases):]
-        starts = np.unique(np.quantile(query_times.astype(np.int64), np.linspace(0, 1, blocks + 1)[:-1],
-                                       method="lower")).astype("datetime64[ns]")
-        block_of = np.searchsorted(starts, query_times, side="right") - 1
-        for block, start in enumerate(starts):
-            rows = np.flatnonzero(block_of == block)
-            past = np.flatnonzero(case_times < start)
-            if rows.size == 0 or past.size == 0:
-                continue
-            owner = sp.csr_matrix((np.ones(past.size), (case_inst[past], np.arange(past.size))),
-                                  shape=(len(ids), past.size))
-            centroid = (owner @ self.text_vectors[past]).tocsr()
-            norms = np.sqrt(np.asarray(centroid.multiply(centroid).sum(axis=1)).ravel())
-            centroid = (sp.diags(1.0 / np.maximum(norms, 1e-12)) @ centroid).T.tocsc()
-            problems, local = np.unique(problem_index[rows], return_inverse=True)
-            similarity = (vectors[problems] @ centroid).toarray()
-            values = similarity[local, query_inst[rows]]
-            out[rows] = np.where(norms[query_inst[rows]] > 0, values, np.nan)
-        return out
+    def _text(self, queries: pd.DataFrame, vectors: sp.csr_matrix | None, problem_index: np.ndarray | None,
+              case_times: np.ndarray, query_times: np.ndarray, blocks: int) -> dict[str, np.ndarray]:
+        if self.text_vectors is None or vectors is None or problem_index is None:
+            return {name: np.full(len(queries), np.nan) for name in TEXT_FEATURES}
+        ids, codes = np.unique(np.concatenate([self.cases["institution_id"].astype(str).to_numpy(),
+                                               queries["institution_id"].astype(str).to_numpy()]),
+                               return_inverse=True)
+        return text_history(self.text_vectors, codes[: len(self.cases)], case_times, vectors, problem_index,
+                            codes[len(self.cases):], query_times, len(ids), blocks=blocks)

@@ -61,8 +61,8 @@ def lender_kind(name: str) -> tuple[str, str]:
 def _dates(values: pd.Series) -> pd.Series:
     """``2/28/1997`` (this file) or ``28-Feb-97`` (the Kaggle original); two-digit years in the future -100y."""
     text = values.astype(str).str.strip()
-    parsed = pd.to_datetime(text, format="%m/%d/%Y", errors="coerce")
-    other = pd.to_datetime(text, format="%d-%b-%y", errors="coerce")
+    parsed = pd.to_datetime(text, format="%m/%d/%Y", errors="coerce").astype("datetime64[ns]")
+    other = pd.to_datetime(text, format="%d-%b-%y", errors="coerce").astype("datetime64[ns]")
     other = other.where(other.dt.year <= pd.Timestamp.now().year, other - pd.DateOffset(years=100))
     return parsed.fillna(other)
 
@@ -187,7 +187,7 @@ def _outcomes(frame: pd.DataFrame, lender_ids: pd.Series) -> pd.DataFrame:
     """One outcome per served loan; ``recorded_at`` is when its status became known (never before approval)."""
     status = frame["MIS_Status"].str.strip().map(STATUS).fillna("accepted")
     months = _whole(frame["Term"]).fillna(0).clip(lower=0).astype("int64")
-    matured = frame["approved"] + pd.to_timedelta(months * 30.436875, unit="D")  # approval plus term
+    matured = (frame["approved"] + pd.to_timedelta(months * 30.436875, unit="D")).astype("datetime64[ns]")
     charged_off = _dates(frame["ChgOffDate"]).fillna(matured)
     recorded = frame["approved"].where(status == "accepted", matured.where(status == "solved", charged_off))
     recorded = recorded.dt.normalize()

@@ -1,0 +1,164 @@
+"""One evaluation set-up on real tables: who served which case, split at a date, and the simple rankings.
+
+Input: validated ``Tables`` and a split time. ``build_study`` finds the cases (a problem and the institution that
+took it up: an outcome ``accepted``, ``solved`` or ``failed``), splits them by ``stated_at``, fits a
+``matching.Matcher`` on the institutions with the outcomes *recorded before the split* (its track record) and
+prepares every case's problem. Output: a ``Study`` that gives
+
+- the simple rankings of the evaluation cases: random among eligible institutions, most popular in the
+  region (training cases), and ``TextOnlyRanker`` through the Matcher's own retrieval and features;
+- the learned ranker's inputs: candidate pairs and their features (``training.realdata.learn``) for training
+  cases (as of each case's time) and for evaluation cases (as of the split);
+- diagnostics: how often the served institution is known, eligible and among the Matcher's candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from matching import Matcher, TextOnlyRanker
+from matching.catalogue import Catalogue
+from matching.eligibility import combine, eligibility_masks
+from matching.errors import InvalidInput, Issue
+from matching.problems import PreparedProblems
+from matching.retrieval import top_k
+from matching.tables import Tables
+from training.dataset import problem_frame
+from training.realdata.learn import Featuriser, Popularity, candidate_pairs, training_pairs
+
+__all__ = ["Study", "build_study", "ranked_lists", "TAKEN_UP", "N_TEXT", "N_POPULAR"]
+
+TAKEN_UP = ("accepted", "solved", "failed")
+N_TEXT, N_POPULAR = 50, 30
+
+
+@dataclass(slots=True)
+class Study:
+    split: pd.Timestamp
+    matcher: Matcher
+    prepared: PreparedProblems  # every case's problem; row i is problems.iloc[i]
+    problems: pd.DataFrame  # problem_frame rows of the cases
+    served: pd.DataFrame  # problem_id, institution_id, problem_row, institution_row
+    train: np.ndarray  # problem rows stated before the split
+    test: np.ndarray  # problem rows stated from the split on
+    truth_by_row: pd.Series  # problem row -> frozenset of institution ids that served it
+    train_cases: pd.DataFrame  # institution_id, region, sector, amount, time, text of training cases
+    popularity: Popularity
+    featuriser: Featuriser
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self.matcher.catalogue_
+
+    @property
+    def regions(self) -> np.ndarray:
+        return self.problems["region"].astype(str).to_numpy()
+
+    @property
+    def truth(self) -> list[frozenset]:
+        return [self.truth_by_row[row] for row in self.test]
+
+    # -- simple rankings of the evaluation cases -------------------------------------------------------------
+    def random_lists(self, length: int, *, seed: int) -> list[np.ndarray]:
+        rng = np.random.default_rng(seed)
+        out: list[np.ndarray] = []
+        for chunk in self.matcher.chunks(len(self.test)):
+            eligible = combine(eligibility_masks(self.prepared, self.test[chunk], self.catalogue))
+            index, values = top_k(np.where(eligible, rng.random(eligible.shape), -1.0), length)
+            out.extend(self.catalogue.ids[index[n][values[n] > -1.0]] for n in range(len(index)))
+        return out
+
+    def popular_lists(self, length: int) -> list[np.ndarray]:
+        regions = self.regions
+        return [self.popularity.in_region(regions[row], length) for row in self.test]
+
+    def text_only_lists(self, length: int) -> list[np.ndarray]:
+        """The Matcher's own path: retrieval and eligibility, the engine's features, TextOnlyRanker's scores."""
+        ranker = TextOnlyRanker()
+        out: list[np.ndarray] = []
+        for chunk in self.matcher.chunks(len(self.test)):
+            rows = self.test[chunk]
+            found = self.matcher.candidates(self.prepared, rows, n=length)
+            scores = ranker.score(self.matcher.features(self.prepared, found))
+            out.extend(ranked_lists(self.catalogue.ids, found.problem_rows, found.institution_rows, scores, rows,
+                                    length))
+        return out
+
+    # -- the learned ranker's inputs -------------------------------------------------------------------------
+    def candidates(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return candidate_pairs(self.matcher, self.prepared, self.regions, rows, self.popularity, n_text=N_TEXT,
+                               n_popular=N_POPULAR)
+
+    def training_data(self, *, negatives: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Served training pairs and sampled non-serving candidates (``label``), and their features."""
+        pairs = training_pairs(self.candidates(self.train), self.served[self.served["problem_row"].isin(self.train)],
+                               negatives=negatives, seed=seed)
+        features = self.featuriser.frame(self.prepared, self.problems, pairs["problem_row"].to_numpy(),
+                                         pairs["institution_row"].to_numpy())
+        return pairs, features
+
+    def evaluation_features(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+        """Candidate pairs (problem rows, institution rows) of evaluation ``rows`` and their features."""
+        p, i = self.candidates(rows)
+        return p, i, self.featuriser.frame(self.prepared, self.problems, p, i)
+
+    # -- diagnostics -------------------------------------------------------------------------------------------
+    def diagnostics(self) -> dict[str, float]:
+        truth, seen = self.truth, set(self.train_cases["institution_id"])
+        eligible, in_candidates = [], []
+        for chunk in self.matcher.chunks(len(self.test)):
+            rows = self.test[chunk]
+            mask = combine(eligibility_masks(self.prepared, rows, self.catalogue))
+            found = self.matcher.candidates(self.prepared, rows, n=N_TEXT)
+            listed = pd.DataFrame({"p": found.problem_rows, "id": self.catalogue.ids[found.institution_rows]})
+            grouped = listed.groupby("p")["id"].agg(frozenset)
+            for local, row in enumerate(rows):
+                served = truth[chunk[0] + local]
+                eligible.append(bool(mask[local, [self.catalogue.position[s] for s in served]].any()))
+                in_candidates.append(bool(grouped.get(row, frozenset()) & served))
+        return {"served_institution_seen_in_training": float(np.mean([bool(t & seen) for t in truth])),
+                "served_institution_eligible": float(np.mean(eligible)),
+                "served_in_matcher_candidates": float(np.mean(in_candidates))}
+
+
+def build_study(tables: Tables, split: pd.Timestamp) -> Study:
+    """Cases, split, fitted Matcher (track record: outcomes recorded before ``split``), prepared problems."""
+    outcomes = tables.outcomes
+    served = outcomes.loc[outcomes["status"].isin(TAKEN_UP), ["problem_id", "institution_id"]].drop_duplicates()
+    problems = problem_frame(tables)
+    problems = problems[problems["problem_id"].isin(set(served["problem_id"]))].reset_index(drop=True)
+    stated = pd.to_datetime(problems["stated_at"])
+    train, test = np.flatnonzero(stated < split), np.flatnonzero(stated >= split)
+    if len(train) == 0 or len(test) == 0:
+        raise InvalidInput(Issue(column="split-date", file="problems",
+                                 expected="served cases both before and after the split date",
+                                 found=f"{len(train)} before and {len(test)} from {split.date().isoformat()} on"))
+    known = outcomes[pd.to_datetime(outcomes["recorded_at"]) < split]
+    matcher = Matcher().fit(tables.institutions, outcomes=known,
+                            regions=tables.enterprises["region"].astype(str).unique())
+    prepared = matcher.prepare(problems)
+    served = served.assign(problem_row=served["problem_id"].map(
+        pd.Series(np.arange(len(problems)), index=problems["problem_id"]))).dropna(subset=["problem_row"])
+    served = served.astype({"problem_row": np.int64})
+    served["institution_row"] = served["institution_id"].map(matcher.catalogue_.position).astype(np.int64)
+    cases = served.merge(problems[["region", "sector", "amount", "stated_at", "text"]], left_on="problem_row",
+                         right_index=True).rename(columns={"stated_at": "time"})
+    train_cases = cases.loc[cases["time"] < split, ["institution_id", "region", "sector", "amount", "time", "text"]]
+    return Study(
+        split=split, matcher=matcher, prepared=prepared, problems=problems, served=served, train=train, test=test,
+        truth_by_row=served.groupby("problem_row")["institution_id"].agg(frozenset), train_cases=train_cases,
+        popularity=Popularity(train_cases),
+        featuriser=Featuriser.fit(matcher, known, train_cases, problems["text"].tolist()),
+    )
+
+
+def ranked_lists(ids: np.ndarray, p: np.ndarray, i: np.ndarray, scores: np.ndarray, rows: np.ndarray,
+                 length: int) -> list[np.ndarray]:
+    """Per row of ``rows``: institution ids by descending score (ties by catalogue order), at most ``length``."""
+    order = np.lexsort((i, -scores, p))
+    p, i = p[order], i[order]
+    starts, stops = np.searchsorted(p, rows, side="left"), np.searchsorted(p, rows, side="right")
+    return [ids[i[a:min(b, a + length)]] for a, b in zip(starts, stops, strict=True)]
