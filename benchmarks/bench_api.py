@@ -222,6 +222,8 @@ def main(args: argparse.Namespace) -> None:
         folder = Path(tmp)
         print("preparing a city of 300 institutions and 1,000 enterprises ...", flush=True)
         env, key, bodies = _prepare(folder)
+        if args.models:  # serve a trained bundle (``<models>/current``) instead of the cold-start baseline
+            env["SMEMATCH_MODELS_DIR"] = str(Path(args.models).resolve())
         port = _free_port()
         server = subprocess.Popen(
             [sys.executable, "-c", "from service.cli import main; main()", "serve", "--port", str(port),
@@ -281,6 +283,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per run")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--models", help="a models folder whose current/ bundle the server loads (default: none,"
+                        " the baseline ranker)")
     parser.add_argument("--connections", type=int, nargs="+", default=[16, 64])
     return parser.parse_args()
 
