@@ -7,6 +7,8 @@ outcome whose status says an institution took it up (accepted, solved or failed)
 
 - ``random``: a random order of the institutions the Matcher finds eligible;
 - ``popular_in_region``: institutions by training cases in the case's region, then overall;
+- ``popular_in_region_last_year``: the same over the last 365 days before the split only (institutions come
+  and go: a stronger simple baseline where the market shifts);
 - ``text_only``: ``matching.TextOnlyRanker`` through the Matcher (its retrieval, eligibility and features);
 - ``trained``: trees on the engine's features plus history features (``training.realdata.learn``);
 - ``trained_engine_features``: the same trees on the engine's ``FEATURE_NAMES`` only, to show what the
@@ -35,11 +37,13 @@ from training.realdata.learn import fit_served_ranker
 from training.realdata.output import read_manifest
 from training.realdata.study import build_study, ranked_lists
 
-__all__ = ["METHODS", "ENGINE_ONLY", "MAX_RANK", "MethodScore", "EvaluationReport", "evaluate_folder",
-           "evaluate_tables"]
+__all__ = ["METHODS", "ENGINE_ONLY", "RECENT_POPULAR", "ORDER", "MAX_RANK", "MethodScore", "EvaluationReport",
+           "evaluate_folder", "evaluate_tables"]
 
 METHODS: tuple[str, ...] = ("random", "popular_in_region", "text_only", "trained")
+RECENT_POPULAR = "popular_in_region_last_year"
 ENGINE_ONLY = "trained_engine_features"
+ORDER = ("random", "popular_in_region", RECENT_POPULAR, "text_only", "trained", ENGINE_ONLY)
 MAX_RANK = 50
 NEGATIVES = 24
 CHUNK = 2000
@@ -82,6 +86,10 @@ class EvaluationReport:
     diagnostics: dict[str, float] = field(default_factory=dict)
     dataset: str | None = None
     empty_features: tuple[str, ...] = ()  # features with no value at all on this data (left out of the models)
+    # Per evaluated case and method, the place of the served institution (0: not in the first MAX_RANK), for
+    # paired comparisons; not part of the JSON.
+    ranks: dict[str, np.ndarray] = field(default_factory=dict)
+    ranks_without: dict[str, np.ndarray] | None = None
 
     @property
     def without_key(self) -> str:
@@ -163,6 +171,7 @@ def _evaluate(tables: Tables, split: pd.Timestamp, *, exclude_top: int, seed: in
     excluded = study.popularity.top(exclude_top) if exclude_top else ()
     length = MAX_RANK + len(excluded)
     rankings = {"random": study.random_lists(length, seed=seed), "popular_in_region": study.popular_lists(length),
+                RECENT_POPULAR: study.popular_lists(length, recent_days=365),
                 "text_only": study.text_only_lists(length)}
     pairs, features = study.training_data(negatives=NEGATIVES, seed=seed)
     labels = pairs["label"].to_numpy()
@@ -184,19 +193,22 @@ def _evaluate(tables: Tables, split: pd.Timestamp, *, exclude_top: int, seed: in
     rankings.update(learned)
 
     truth = study.truth
-    methods = {name: MethodScore.from_ranks(_ranks(rankings[name], truth, ())) for name in (*METHODS, ENGINE_ONLY)}
-    without = None
+    ranks = {name: _ranks(rankings[name], truth, ()) for name in ORDER}
+    methods = {name: MethodScore.from_ranks(found) for name, found in ranks.items()}
+    without, ranks_without = None, None
     if excluded:
         keep = np.array([not (t & set(excluded)) for t in truth], dtype=bool)
         kept_truth = [t for t, k in zip(truth, keep, strict=True) if k]
-        without = {name: MethodScore.from_ranks(_ranks([r for r, k in zip(rankings[name], keep, strict=True) if k],
-                                                       kept_truth, excluded)) for name in methods}
+        ranks_without = {name: _ranks([r for r, k in zip(rankings[name], keep, strict=True) if k], kept_truth,
+                                      excluded) for name in ORDER}
+        without = {name: MethodScore.from_ranks(found) for name, found in ranks_without.items()}
     diagnostics = {**study.diagnostics(), "served_in_trained_candidates": float(np.mean(reach))}
     names = study.catalogue.names[[study.catalogue.position[e] for e in excluded]] if excluded else ()
     return EvaluationReport(split_date=split.date().isoformat(), train_cases=len(study.train),
                             test_cases=len(study.test), institutions=len(study.catalogue), methods=methods,
                             excluded=tuple(excluded), excluded_names=tuple(map(str, names)), without_top=without,
-                            diagnostics=diagnostics, dataset=dataset, empty_features=empty)
+                            diagnostics=diagnostics, dataset=dataset, empty_features=empty, ranks=ranks,
+                            ranks_without=ranks_without)
 
 
 def _ranks(lists: list[np.ndarray], truth: list[frozenset], excluded: tuple[str, ...]) -> np.ndarray:

@@ -71,9 +71,15 @@ class Study:
             out.extend(self.catalogue.ids[index[n][values[n] > -1.0]] for n in range(len(index)))
         return out
 
-    def popular_lists(self, length: int) -> list[np.ndarray]:
+    def popular_lists(self, length: int, *, recent_days: int | None = None) -> list[np.ndarray]:
+        """Most popular in the region over the training period, or over its last ``recent_days`` only."""
+        popularity = self.popularity
+        if recent_days is not None:
+            since = self.split - pd.Timedelta(days=recent_days)
+            recent = self.train_cases[self.train_cases["time"] >= since]
+            popularity = Popularity(recent if len(recent) else self.train_cases)
         regions = self.regions
-        return [self.popularity.in_region(regions[row], length) for row in self.test]
+        return [popularity.in_region(regions[row], length) for row in self.test]
 
     def text_only_lists(self, length: int) -> list[np.ndarray]:
         """The Matcher's own path: retrieval and eligibility, the engine's features, TextOnlyRanker's scores."""
