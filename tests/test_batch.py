@@ -211,3 +211,18 @@ def test_the_same_command_picks_up_matching_parts_without_being_told(
 
     assert again.exit_code == 0, again.output
     assert json.loads((tmp_path / "out.summary.json").read_text(encoding="utf-8"))["chunks_resumed"] == 1
+
+
+def test_cases_taken_up_this_month_count_against_capacity() -> None:
+    from tests.factories import valid_tables
+    from training.batch import Context
+    from training.batch.scoring import capacity_left
+
+    tables = valid_tables()
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    outcomes = tables.outcomes.assign(recorded_at=[now, now, now - pd.DateOffset(months=2)])
+    # I0001 solved a case this month (taken up), I0002 declined one (took none), I0003's case is older.
+
+    left = capacity_left(Context(tables.enterprises, tables.institutions, outcomes))
+
+    assert left.tolist() == [19.0, 5.0, 8.0]

@@ -1,6 +1,7 @@
 """The end of a batch run: assignment over every candidate, the summary, and the output written atomically.
 
-Inputs: the finished part files of a ``WorkFolder`` and the institutions (ids, kinds, capacities).
+Inputs: the finished part files of a ``WorkFolder``, the institutions (ids, kinds, capacities) and the capacity
+left to each this month (capacity minus cases taken up).
 Outputs: the output Parquet file (the parts in chunk order, one row group each, plus a boolean ``assigned``
 column when assignment was asked for), written under a temporary name and renamed into place; and the summary
 as a plain dict (counts, escalations by reason, coverage per kind and per institution, assignment figures).
@@ -70,7 +71,8 @@ class _Tally:
         self.pair_rank.append(listed["rank"].to_numpy(dtype=np.int64))
 
 
-def finish(work: WorkFolder, n_chunks: int, institutions: pd.DataFrame, *, assign: bool) -> dict[str, Any]:
+def finish(work: WorkFolder, n_chunks: int, institutions: pd.DataFrame, capacity: np.ndarray, *,
+           assign: bool) -> dict[str, Any]:
     """Assign (optionally), write the output atomically and return the summary (see the module docstring)."""
     tally = _Tally(institutions=pd.Index(institutions["institution_id"].astype(str)))
     for table in work.parts(n_chunks, columns=_READ):
@@ -79,10 +81,9 @@ def finish(work: WorkFolder, n_chunks: int, institutions: pd.DataFrame, *, assig
     institution = np.concatenate(tally.pair_institution) if tally.pair_institution else np.zeros(0, dtype=np.int64)
     score = np.concatenate(tally.pair_score) if tally.pair_score else np.zeros(0)
     rank = np.concatenate(tally.pair_rank) if tally.pair_rank else np.zeros(0, dtype=np.int64)
-    capacity = institutions["capacity"].to_numpy(dtype=np.float64)
     chosen = exact_assignment(problem, institution, score, capacity) if assign else None
     _write(work, n_chunks, chosen)
-    return _summary(tally, institutions, problem, institution, score, rank, chosen)
+    return _summary(tally, institutions.assign(capacity_left=capacity), problem, institution, score, rank, chosen)
 
 
 def _write(work: WorkFolder, n_chunks: int, chosen: np.ndarray | None) -> None:
@@ -120,6 +121,7 @@ def _summary(tally: _Tally, institutions: pd.DataFrame, problem: np.ndarray, ins
         "institution_id": institutions["institution_id"].astype(str).to_numpy(),
         "kind": institutions["kind"].astype(str).to_numpy(),
         "capacity": institutions["capacity"].to_numpy(),
+        "capacity_left": institutions["capacity_left"].to_numpy(),
         "recommended": recommended,
         "top1": top1,
     })
@@ -141,7 +143,7 @@ def _summary(tally: _Tally, institutions: pd.DataFrame, problem: np.ndarray, ins
     if chosen is not None:
         assigned = np.bincount(institution[chosen], minlength=m)
         per_institution["assigned"] = assigned
-        per_institution["utilisation"] = np.round(assigned / np.maximum(per_institution["capacity"], 1), 4)
+        per_institution["utilisation"] = np.round(assigned / np.maximum(per_institution["capacity_left"], 1), 4)
         top1_total = float(score[rank == 1].sum())
         assigned_total = float(score[chosen].sum())
         summary["assignment"] = {
@@ -152,7 +154,7 @@ def _summary(tally: _Tally, institutions: pd.DataFrame, problem: np.ndarray, ins
             "score_assigned": round(assigned_total, 6),
             "score_unconstrained_top1": round(top1_total, 6),
             "score_given_up": round(top1_total - assigned_total, 6),
-            "institutions_full": int(((assigned >= per_institution["capacity"]) & (assigned > 0)).sum()),
+            "institutions_full": int(((assigned >= per_institution["capacity_left"]) & (assigned > 0)).sum()),
         }
     summary["per_institution"] = per_institution.to_dict(orient="records")
     return summary

@@ -23,7 +23,7 @@ from matching.errors import InvalidInput, Issue
 from matching.problems import MAX_K
 from training.batch.engines import check_scheduler, run_dask, run_local
 from training.batch.finish import finish
-from training.batch.scoring import fit_matcher
+from training.batch.scoring import capacity_left, fit_matcher
 from training.batch.sources import ProblemSource, stage
 from training.batch.work import BatchError, Manifest, WorkFolder
 
@@ -142,7 +142,7 @@ def run_batch(source: ProblemSource, ranker: Ranker, options: BatchOptions, *,
         run_local(work, pending, matcher, options.k, on_chunk=chunk_done, stop_after=_stop_after())
     at = lap("score", at)
     tell("assigning and writing the output" if options.assign else "writing the output")
-    summary = finish(work, len(sizes), context.institutions, assign=options.assign)
+    summary = finish(work, len(sizes), context.institutions, capacity_left(context), assign=options.assign)
     at = lap("assign_and_write", at)
     timings["total"] = round(at - started, 3)
     summary = {

@@ -8,15 +8,17 @@ same function runs in the local loop and inside each Dask partition, so both eng
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from matching import Matcher, Ranker
+from matching.context import fit_matcher as fit_service_matcher
+from matching.context import monthly_load
+from matching.tables import COLUMNS, Tables
 from training.batch.sources import Context
 
-__all__ = ["OUTPUT_COLUMNS", "OUTPUT_SCHEMA", "fit_matcher", "score_chunk", "empty_output"]
+__all__ = ["OUTPUT_COLUMNS", "OUTPUT_SCHEMA", "fit_matcher", "capacity_left", "score_chunk", "empty_output"]
 
 OUTPUT_SCHEMA = pa.schema([
     ("enterprise_id", pa.string()),
@@ -31,14 +33,22 @@ OUTPUT_SCHEMA = pa.schema([
     ("escalate_reason", pa.string()),
 ])
 OUTPUT_COLUMNS: tuple[str, ...] = tuple(OUTPUT_SCHEMA.names)
+_NO_PROBLEMS = pd.DataFrame({column: pd.Series(dtype=object) for column in COLUMNS["problems"]})
 
 
 def fit_matcher(context: Context, ranker: Ranker, *, chunk_cells: int = 1_000_000) -> Matcher:
-    """A Matcher over the context's institutions, with its outcomes as track record and every enterprise's
-    district as a known region. ``chunk_cells`` bounds the engine's dense (problems x institutions) work."""
-    regions: Sequence[str] = sorted(context.enterprises["region"].astype(str).unique())
-    return Matcher(ranker, chunk_cells=chunk_cells).fit(context.institutions, outcomes=context.outcomes,
-                                                        regions=regions)
+    """The service's matcher (``matching.context.fit_matcher``: track record, every enterprise's district,
+    this month's load against capacity) over the context; ``chunk_cells`` bounds the engine's dense
+    (problems x institutions) work, which runs faster in smaller blocks at 10,000 institutions."""
+    tables = Tables(context.enterprises, _NO_PROBLEMS, context.institutions, context.outcomes)
+    return fit_service_matcher(tables, ranker, chunk_cells=chunk_cells)
+
+
+def capacity_left(context: Context) -> np.ndarray:
+    """Per institution (in table order): capacity minus the cases taken up this month, at least 0."""
+    load = monthly_load(context.outcomes) if len(context.outcomes) else pd.Series(dtype=float)
+    taken = context.institutions["institution_id"].astype(str).map(load).fillna(0.0).to_numpy(dtype=np.float64)
+    return np.maximum(context.institutions["capacity"].to_numpy(dtype=np.float64) - taken, 0.0)
 
 
 def score_chunk(problems: pd.DataFrame, matcher: Matcher, k: int) -> pd.DataFrame:
