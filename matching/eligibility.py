@@ -14,7 +14,7 @@ import numpy as np
 from matching.catalogue import Catalogue
 from matching.problems import PreparedProblems
 
-__all__ = ["RULES", "RULE_TEXT", "eligibility_masks", "eligible_matrix", "combine"]
+__all__ = ["RULES", "RULE_TEXT", "eligibility_masks", "eligible_matrix", "combine", "check_rules"]
 
 RULES: tuple[str, ...] = ("active", "region", "sector", "amount", "capacity")
 RULE_TEXT: dict[str, str] = {
@@ -56,11 +56,21 @@ def eligibility_masks(
     }
 
 
-def combine(masks: dict[str, np.ndarray]) -> np.ndarray:
-    out = masks[RULES[0]].copy()
-    for rule in RULES[1:]:
-        out &= masks[rule]
+def combine(masks: dict[str, np.ndarray], rules: tuple[str, ...] = RULES) -> np.ndarray:
+    """The pairs passing every rule of ``rules`` (all rules by default)."""
+    first, *rest = [masks[r] for r in rules] or [np.ones_like(masks[RULES[0]])]
+    out = np.array(first, dtype=bool, copy=True)
+    for mask in rest:
+        out &= mask
     return out
+
+
+def check_rules(rules: tuple[str, ...] | list[str] | set[str] | frozenset[str]) -> tuple[str, ...]:
+    """``rules`` in RULES order; an unknown name is a ValueError naming it."""
+    unknown = sorted(set(rules) - set(RULES))
+    if unknown:
+        raise ValueError(f"unknown eligibility rule(s) {', '.join(unknown)}: expected some of {', '.join(RULES)}")
+    return tuple(r for r in RULES if r in set(rules))
 
 
 def _excluded_by_amount(amount: np.ndarray, catalogue: Catalogue) -> np.ndarray:
@@ -77,16 +87,23 @@ def _excluded_by_amount(amount: np.ndarray, catalogue: Catalogue) -> np.ndarray:
 
 
 def eligible_matrix(
-    problems: PreparedProblems, rows: np.ndarray, catalogue: Catalogue
+    problems: PreparedProblems, rows: np.ndarray, catalogue: Catalogue, rules: tuple[str, ...] = RULES
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The pairs passing every rule, and per rule the number of institutions it excluded for each problem."""
-    static = catalogue.active & (catalogue.capacity - catalogue.load > 0)
+    """The pairs passing every rule of ``rules`` (all by default), and per enforced rule the number of
+    institutions it excluded for each problem. A rule left out is not enforced (its fit stays a feature)."""
+    static = np.ones(len(catalogue), dtype=bool)
+    if "active" in rules:
+        static &= catalogue.active
+    if "capacity" in rules:
+        static &= catalogue.capacity - catalogue.load > 0
     region, sector, amount = problems.region[rows], problems.sector[rows], problems.amount[rows]
-    eligible = _served(catalogue.serves_region, region)
-    eligible &= _served(catalogue.serves_sector, sector)
-    if catalogue.is_lender.any() and not np.isnan(amount).all():
+    eligible = np.broadcast_to(static[None, :], (len(rows), len(catalogue))).copy()
+    if "region" in rules:
+        eligible &= _served(catalogue.serves_region, region)
+    if "sector" in rules:
+        eligible &= _served(catalogue.serves_sector, sector)
+    if "amount" in rules and catalogue.is_lender.any() and not np.isnan(amount).all():
         eligible &= _amount_ok(amount, catalogue)
-    eligible &= static[None, :]
     m = len(catalogue)
     not_region = m - catalogue.serves_region.sum(axis=0)
     not_sector = m - catalogue.serves_sector.sum(axis=0)
@@ -97,4 +114,4 @@ def eligible_matrix(
         "amount": _excluded_by_amount(amount, catalogue),
         "capacity": np.full(len(rows), int((catalogue.capacity - catalogue.load <= 0).sum())),
     }
-    return eligible, excluded
+    return eligible, {rule: count for rule, count in excluded.items() if rule in rules}

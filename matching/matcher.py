@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from matching.catalogue import Catalogue, build_catalogue
-from matching.eligibility import RULE_TEXT, RULES, eligibility_masks, eligible_matrix
+from matching.eligibility import RULE_TEXT, RULES, check_rules, combine, eligibility_masks, eligible_matrix
 from matching.errors import NotFittedError
 from matching.explain import CATEGORY_THRESHOLD, ChosenPairs, diversify, explain_pairs
 from matching.features import pair_features, track_record
@@ -56,8 +56,12 @@ class Matcher:
         chunk_cells: int = 8_000_000,
         diversify: bool = True,
         gibberish_similarity: float = 0.12,
+        soft_rules: Sequence[str] = (),
     ) -> None:
         self.ranker = ranker
+        # Eligibility rules that only score (through their fit features), never exclude: for records whose
+        # institutions' regions, sectors or ranges were observed from past cases rather than declared.
+        self.soft_rules = tuple(soft_rules)
         self.n_candidates = n_candidates
         self.chunk_cells = chunk_cells
         self.diversify = diversify
@@ -74,6 +78,7 @@ class Matcher:
     ) -> Matcher:
         """Index the institutions. ``outcomes`` give the track record; ``regions`` adds known districts
         (e.g. every enterprise's) to those the institutions name; ``load`` is cases taken per institution."""
+        self.hard_rules_ = tuple(r for r in RULES if r not in check_rules(self.soft_rules))
         self.detector_ = CategoryDetector()
         self.catalogue_: Catalogue = build_catalogue(
             institutions, detector=self.detector_, load=load, extra_regions=regions
@@ -122,7 +127,7 @@ class Matcher:
         """Top-n eligible institutions per problem by text similarity, category-kind prior and overlap."""
         catalogue = self.catalogue_
         similarity = catalogue.index.similarity(prepared.queries[rows])
-        eligible, excluded = eligible_matrix(prepared, rows, catalogue)
+        eligible, excluded = eligible_matrix(prepared, rows, catalogue, self.hard_rules_)
         confidence = prepared.detection.confidence[rows]
         # Candidate score: scaled text similarity plus the category fit (kind prior and profile overlap) as
         # one small matrix product; in float32 and in place, as this runs over every institution.
@@ -130,6 +135,12 @@ class Matcher:
         retrieval = np.clip(similarity, 0.0, 0.25)
         retrieval *= np.float32(0.35 / 0.25)
         retrieval += weights @ catalogue.category_fit
+        if len(self.hard_rules_) < len(RULES):
+            # A soft rule does not exclude, but a pair failing one comes after every pair passing them all
+            # (mapped into (-0.5, -0.48], keeping its order and staying above the -1 of the excluded).
+            passing = combine(eligibility_masks(prepared, rows, catalogue),
+                              tuple(r for r in RULES if r not in self.hard_rules_))
+            retrieval[~passing] = retrieval[~passing] * np.float32(0.01) - np.float32(0.5)
         retrieval[~eligible] = -1.0
         index, values = top_k(retrieval, n or self.n_candidates)
         keep = values > -1.0
@@ -304,7 +315,8 @@ class Matcher:
         """Every institution with the rules it fails for one problem (empty tuple: eligible)."""
         prepared = self.prepare(problem)
         masks = eligibility_masks(prepared, np.array([0]), self.catalogue_)
-        failed = [tuple(rule for rule in RULES if not masks[rule][0, j]) for j in range(len(self.catalogue_))]
+        failed = [tuple(rule for rule in self.hard_rules_ if not masks[rule][0, j])
+                  for j in range(len(self.catalogue_))]
         return pd.DataFrame({"institution_id": self.catalogue_.ids, "failed_rules": failed,
                              "eligible": [not f for f in failed]})
 

@@ -202,3 +202,26 @@ def test_this_months_cases_count_against_capacity_and_declines_do_not() -> None:
     table = matcher.eligibility(Problem(text="loan")).set_index("institution_id")
     assert table.loc["I0001", "failed_rules"] == ("capacity",)
     assert table.loc["I0002", "eligible"]
+
+
+def test_a_soft_rule_scores_instead_of_excluding_and_keeps_passing_institutions_first() -> None:
+    problem = Problem(text="farm loan for seeds and fertiliser", region="Xicheng", sector="agriculture")
+    hard = Matcher().fit(city_institutions(), regions=["Qinghe", "Dongcheng", "Xicheng", "Riverside"])
+    soft = Matcher(soft_rules=["region"]).fit(city_institutions(),
+                                              regions=["Qinghe", "Dongcheng", "Xicheng", "Riverside"])
+    assert "region" in hard.recommend(problem, k=5)[0].excluded
+    assert "region" not in soft.recommend(problem, k=5)[0].excluded
+    table = soft.eligibility(problem).set_index("institution_id")
+    assert table.loc["B02", "eligible"]  # outside its regions, but region is only scored now
+    prepared = soft.prepare(problem)
+    found = soft.candidates(prepared, np.array([0]), n=len(soft.catalogue_))
+    in_region = hard.eligibility(problem).set_index("institution_id")["eligible"]
+    order = in_region.reindex(soft.catalogue_.ids[found.institution_rows]).to_numpy()
+    assert order.any() and not order.all()
+    # every institution serving the region comes before every one that does not
+    assert not (np.diff(order.astype(int)) > 0).any()
+
+
+def test_an_unknown_soft_rule_is_named() -> None:
+    with pytest.raises(ValueError, match="colour"):
+        Matcher(soft_rules=["colour"]).fit(city_institutions())

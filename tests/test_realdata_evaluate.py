@@ -183,3 +183,37 @@ def test_evaluate_names_the_missing_tables_and_a_bad_date(tmp_path: Path) -> Non
     assert result.exit_code != 0 and "enterprises.csv" in result.output and "problems.csv" in result.output
     result = runner.invoke(app, ["evaluate", "--data", str(tmp_path), "--split-date", "soon"])
     assert result.exit_code != 0 and "split-date" in result.output and "'soon'" in result.output
+
+
+def _import_sba_head(folder: Path) -> None:
+    from training.realdata.sba import import_sba
+
+    import_sba(SBA_FILE, folder / "tables", naics_path=NAICS_FILE, profile_until="2004-10-01")
+
+
+@needs_data
+def test_auto_soft_rules_follow_what_the_records_break(kiva_folder: Path, tmp_path: Path) -> None:
+    from matching.tables import read_tables
+    from training.realdata.study import broken_rules
+
+    # Kiva partners never leave their country: after the profile date no served case breaks a rule.
+    kiva = read_tables(kiva_folder)
+    assert broken_rules(kiva, pd.Timestamp("2017-01-01"), since=pd.Timestamp("2016-01-01")) == {}
+    # SBA lenders reach states they had not served before the profile date: region is broken, counted.
+    _import_sba_head(tmp_path)
+    sba = read_tables(tmp_path / "tables")
+    broken = broken_rules(sba, pd.Timestamp("2006-01-01"), since=pd.Timestamp("2004-10-01"))
+    assert set(broken) == {"region"}
+    n_broken, n_cases = broken["region"]
+    assert 0.01 * n_cases <= n_broken < n_cases
+
+
+@needs_data
+def test_evaluate_says_which_rules_it_only_scored_and_refuses_unknown_ones(kiva_folder: Path) -> None:
+    result = runner.invoke(app, ["evaluate", "--data", str(kiva_folder), "--split-date", "2016-01-01",
+                                 "--soft-rules", "region"])
+    assert result.exit_code == 0, result.output
+    assert "scored but not enforced: region" in result.output
+    bad = runner.invoke(app, ["evaluate", "--data", str(kiva_folder), "--split-date", "2016-01-01",
+                              "--soft-rules", "region,colour"])
+    assert bad.exit_code != 0 and "soft-rules" in bad.output and "Traceback" not in bad.output

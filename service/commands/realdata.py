@@ -55,12 +55,18 @@ def evaluate(
     exclude_top_lenders: Annotated[int, typer.Option(
         help="Also evaluate without the N institutions that served most training cases (0: do not).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the random baseline and the sampled negatives.")] = 0,
+    soft_rules: Annotated[str, typer.Option(
+        help="Comma-separated eligibility rules that score but do not exclude; 'auto': those the served cases "
+             "between the profile date and the split break in 1% of cases or more; '' enforces every rule.")
+    ] = "auto",
 ) -> None:
     """Hit@1/5/10 and MRR of finding the institution that really served each case after the split date."""
     from training.realdata.evaluate import evaluate_folder
 
     with reported_errors():
-        report = evaluate_folder(data, split_date, exclude_top=exclude_top_lenders, seed=seed)
+        rules = soft_rules.strip() if soft_rules.strip() == "auto" else tuple(
+            r.strip() for r in soft_rules.split(",") if r.strip())
+        report = evaluate_folder(data, split_date, exclude_top=exclude_top_lenders, seed=seed, soft_rules=rules)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -74,7 +74,7 @@ def candidate_pairs(matcher: Matcher, prepared: PreparedProblems, regions: Seque
         found = matcher.candidates(prepared, chunk_rows, n=n_text)
         problem_parts.append(found.problem_rows)
         inst_parts.append(found.institution_rows)
-        eligible = combine(eligibility_masks(prepared, chunk_rows, catalogue))
+        eligible = combine(eligibility_masks(prepared, chunk_rows, catalogue), matcher.hard_rules_)
         for local, row in enumerate(chunk_rows):
             ids = popularity.in_region(regions[row], n_popular)
             positions = np.array([catalogue.position[i] for i in ids if i in catalogue.position], dtype=np.int64)

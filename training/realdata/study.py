@@ -29,9 +29,10 @@ from matching.tables import Tables
 from training.dataset import problem_frame
 from training.realdata.learn import Featuriser, Popularity, candidate_pairs, training_pairs
 
-__all__ = ["Study", "build_study", "ranked_lists", "TAKEN_UP", "N_TEXT", "N_POPULAR"]
+__all__ = ["Study", "build_study", "broken_rules", "BREAK_THRESHOLD", "ranked_lists", "TAKEN_UP", "N_TEXT", "N_POPULAR"]
 
 TAKEN_UP = ("accepted", "solved", "failed")
+BREAK_THRESHOLD = 0.01
 N_TEXT, N_POPULAR = 50, 30
 
 
@@ -66,7 +67,8 @@ class Study:
         rng = np.random.default_rng(seed)
         out: list[np.ndarray] = []
         for chunk in self.matcher.chunks(len(self.test)):
-            eligible = combine(eligibility_masks(self.prepared, self.test[chunk], self.catalogue))
+            eligible = combine(eligibility_masks(self.prepared, self.test[chunk], self.catalogue),
+                               self.matcher.hard_rules_)
             index, values = top_k(np.where(eligible, rng.random(eligible.shape), -1.0), length)
             out.extend(self.catalogue.ids[index[n][values[n] > -1.0]] for n in range(len(index)))
         return out
@@ -117,7 +119,7 @@ class Study:
         eligible, in_candidates = [], []
         for chunk in self.matcher.chunks(len(self.test)):
             rows = self.test[chunk]
-            mask = combine(eligibility_masks(self.prepared, rows, self.catalogue))
+            mask = combine(eligibility_masks(self.prepared, rows, self.catalogue), self.matcher.hard_rules_)
             found = self.matcher.candidates(self.prepared, rows, n=N_TEXT)
             listed = pd.DataFrame({"p": found.problem_rows, "id": self.catalogue.ids[found.institution_rows]})
             grouped = listed.groupby("p")["id"].agg(frozenset)
@@ -130,7 +132,37 @@ class Study:
                 "served_in_matcher_candidates": float(np.mean(in_candidates))}
 
 
-def build_study(tables: Tables, split: pd.Timestamp) -> Study:
+def broken_rules(tables: Tables, split: pd.Timestamp, *, since: pd.Timestamp | None = None,
+                 threshold: float = BREAK_THRESHOLD) -> dict[str, tuple[int, int]]:
+    """Eligibility rules that the served cases stated in ``[since, split)`` break in at least ``threshold`` of
+    cases (rule -> (cases breaking it, cases looked at)): where the records show institutions serving outside
+    what their profile says (profiles built up to ``since``), the rule cannot be a hard filter on this data."""
+    outcomes = tables.outcomes
+    served = outcomes.loc[outcomes["status"].isin(TAKEN_UP), ["problem_id", "institution_id"]].drop_duplicates()
+    problems = problem_frame(tables)
+    stated = pd.to_datetime(problems["stated_at"])
+    window = (stated < split) if since is None else (stated >= since) & (stated < split)
+    problems = problems[window & problems["problem_id"].isin(set(served["problem_id"]))].reset_index(drop=True)
+    if problems.empty:
+        return {}
+    matcher = Matcher().fit(tables.institutions, regions=tables.enterprises["region"].astype(str).unique())
+    prepared = matcher.prepare(problems)
+    catalogue = matcher.catalogue_
+    masks = eligibility_masks(prepared, np.arange(len(problems)), catalogue)
+    pairs = served.merge(problems[["problem_id"]].reset_index(), on="problem_id")
+    pairs = pairs[pairs["institution_id"].isin(catalogue.position)]
+    columns = pairs["institution_id"].map(catalogue.position).to_numpy(dtype=np.int64)
+    out: dict[str, tuple[int, int]] = {}
+    for rule, mask in masks.items():
+        # a case passes a rule when any institution that served it passes it
+        passed = pd.Series(mask[pairs["index"].to_numpy(), columns]).groupby(pairs["index"].to_numpy()).any()
+        broken = int((~passed).sum())
+        if broken and broken >= threshold * len(passed):
+            out[rule] = (broken, int(len(passed)))
+    return out
+
+
+def build_study(tables: Tables, split: pd.Timestamp, *, soft_rules: tuple[str, ...] = ()) -> Study:
     """Cases, split, fitted Matcher (track record: outcomes recorded before ``split``), prepared problems."""
     outcomes = tables.outcomes
     served = outcomes.loc[outcomes["status"].isin(TAKEN_UP), ["problem_id", "institution_id"]].drop_duplicates()
@@ -143,7 +175,7 @@ def build_study(tables: Tables, split: pd.Timestamp) -> Study:
                                  expected="served cases both before and after the split date",
                                  found=f"{len(train)} before and {len(test)} from {split.date().isoformat()} on"))
     known = outcomes[pd.to_datetime(outcomes["recorded_at"]) < split]
-    matcher = Matcher().fit(tables.institutions, outcomes=known,
+    matcher = Matcher(soft_rules=soft_rules).fit(tables.institutions, outcomes=known,
                             regions=tables.enterprises["region"].astype(str).unique())
     prepared = matcher.prepare(problems)
     served = served.assign(problem_row=served["problem_id"].map(
