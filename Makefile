@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install install-dev sample model lint bench clean
+.PHONY: run test install install-dev sample model lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -40,9 +40,6 @@ test: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
-
-bench: $(DEV_STAMP)
-	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) smematch.db* mlflow.db* mlartifacts data/sample models/*.joblib models/*.json
