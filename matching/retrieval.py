@@ -1,7 +1,8 @@
 """Sparse text retrieval: TF-IDF over institution profiles, scored for a whole batch in one sparse product.
 
 ``TextIndex.fit(profiles)`` learns the vocabulary and IDF from institution profiles (name, kind, description,
-sectors); ``similarity(texts)`` returns the (texts x institutions) cosine matrix as one sparse-dense product;
+sectors); ``similarity(queries)`` returns the (queries x institutions) cosine matrix, block by block as sparse-dense
+products;
 ``top_k`` picks the best columns per row with ``argpartition`` (no Python loop over pairs).
 """
 
@@ -43,11 +44,32 @@ class TextIndex:
         self._check()
         return self.vectorizer_.transform(texts).tocsr()
 
-    def similarity(self, queries: sp.csr_matrix) -> np.ndarray:
-        """Dense (queries x institutions) cosine similarities of already transformed queries."""
+    def similarity(self, queries: sp.csr_matrix, *, block: int = 1024, max_cells: int = 64_000_000) -> np.ndarray:
+        """Dense (queries x institutions) cosine similarities of already transformed queries.
+
+        The result is dense anyway (common character n-grams touch most profiles), so per block of up to
+        ``block`` queries the profile rows of the terms the block uses are made dense once (at most
+        ``max_cells`` values; a block that needs more is halved) and the block is one sparse-dense product:
+        2x faster than one sparse-sparse product at 10,000 institutions (benchmarks/bench_engine.py). Each row
+        is summed in the same order whatever the block, so chunking never changes a score."""
         self._check()
-        product = queries @ self.documents_
-        return product.toarray() if sp.issparse(product) else np.asarray(product)
+        queries = sp.csr_matrix(queries, dtype=np.float32)
+        out = np.zeros((queries.shape[0], self.documents_.shape[1]), dtype=np.float32)
+        for start in range(0, queries.shape[0], block):
+            self._block(queries, start, min(start + block, queries.shape[0]), out, max_cells)
+        return out
+
+    def _block(self, queries: sp.csr_matrix, start: int, stop: int, out: np.ndarray, max_cells: int) -> None:
+        part = queries[start:stop]
+        used = np.unique(part.indices)
+        if used.size == 0:
+            return
+        if used.size * self.documents_.shape[1] > max_cells and stop - start > 1:
+            middle = (start + stop) // 2
+            self._block(queries, start, middle, out, max_cells)
+            self._block(queries, middle, stop, out, max_cells)
+            return
+        out[start:stop] = part[:, used] @ self.documents_[used].toarray()
 
     def shared_terms(self, query_row: sp.csr_matrix, institution: int, limit: int = 4) -> list[str]:
         """Readable terms a query shares with one institution's profile, heaviest first."""
@@ -84,11 +106,18 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     values = np.take_along_axis(scores, part, axis=1)
     # argpartition picks arbitrarily among values tied at the k-th place: redo those rows with a stable sort,
     # so the result (and a batch run) never depends on chunking or the partition's internals.
+    # The rows affected take every column above their k-th value and, among the columns equal to it, the
+    # lowest ones: the same columns a stable full sort would take, without sorting whole rows.
     kth = values.min(axis=1)
     tied = np.nonzero((scores >= kth[:, None]).sum(axis=1) > k)[0]
     if len(tied):
-        part[tied] = np.argsort(-scores[tied], axis=1, kind="stable")[:, :k]
-        values[tied] = np.take_along_axis(scores[tied], part[tied], axis=1)
+        block = scores[tied]
+        above = block > kth[tied, None]
+        equal = block == kth[tied, None]
+        room = k - above.sum(axis=1)
+        chosen = above | (equal & (np.cumsum(equal, axis=1) <= room[:, None]))
+        part[tied] = np.nonzero(chosen)[1].reshape(len(tied), k)
+        values[tied] = np.take_along_axis(block, part[tied], axis=1)
     order = np.lexsort((part, -values), axis=1)
     index = np.take_along_axis(part, order, axis=1)
     return index, np.take_along_axis(values, order, axis=1)
