@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--nation-assign", action="store_true", help="assign under capacity in the nation too")
     parser.add_argument("--data-root", type=Path, default=Path(tempfile.gettempdir()) / "smematch-bench")
     parser.add_argument("--k", type=int, default=5)
-    parser.add_argument("--chunk-size", type=int, default=20_000)
+    parser.add_argument("--chunk-size", type=int, default=4_000)
     parser.add_argument("--yardstick-limit", type=int, default=None, help="raw retrieval on the first N only")
     parser.add_argument("--yardstick", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -226,3 +226,18 @@ def test_cases_taken_up_this_month_count_against_capacity() -> None:
     left = capacity_left(Context(tables.enterprises, tables.institutions, outcomes))
 
     assert left.tolist() == [19.0, 5.0, 8.0]
+
+
+def test_forked_local_workers_write_the_output_of_one_process(city: Path, tmp_path: Path) -> None:
+    one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
+    assert batch("--data", city, "--out", one, "--chunk-size", "30", "--assign", "--workers", "1").exit_code == 0
+    result = batch("--data", city, "--out", two, "--chunk-size", "30", "--assign", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "two.summary.json").read_text(encoding="utf-8"))
+    assert summary["chunks"] > 2
+    pd.testing.assert_frame_equal(pd.read_parquet(two), pd.read_parquet(one))
+
+
+def test_a_bad_worker_count_is_named(city: Path, tmp_path: Path) -> None:
+    result = batch("--data", city, "--out", tmp_path / "out.parquet", "--workers", "0")
+    assert result.exit_code != 0 and "workers" in result.output and "Traceback" not in result.output

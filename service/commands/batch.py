@@ -81,7 +81,10 @@ def batch(
     engine: Annotated[str, typer.Option("--engine", help="local or dask.")] = "local",
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address "
                                                   "(tcp://host:8786); default: a local cluster.")] = None,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Problems per chunk (and part file).")] = 20_000,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Problems per chunk (and part file).")] = 4_000,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Worker processes: the local engine forks this many (default: one per core); "
+                          "dask without --scheduler starts this many local workers (default: 2).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted run from its parts.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")] = False,
 ) -> None:
@@ -91,7 +94,8 @@ def batch(
 
     with reported_errors():
         options = BatchOptions(output=out, k=k, assign=assign, engine=engine, scheduler=scheduler,
-                               chunk_size=chunk_size, resume=resume, overwrite=overwrite).validate()
+                               chunk_size=chunk_size, resume=resume, overwrite=overwrite,
+                               n_workers=workers).validate()
         ranker, digest = _ranker_and_digest(Settings().models_dir)
         source = _source(data, db)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

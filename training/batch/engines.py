@@ -1,6 +1,8 @@
 """The two engines that score the pending chunks of a batch run and write one part file per chunk.
 
-``run_local`` loops over the chunks in this process. ``run_dask`` runs the same ``score_chunk`` over Dask
+``run_local`` scores the chunks on this machine: in this process with one worker, else in ``workers`` forked
+processes that inherit the fitted Matcher (nothing is pickled; each reads its chunk and writes its part
+itself, so only chunk numbers cross processes). ``run_dask`` runs the same ``score_chunk`` over Dask
 partitions: each partition reads its chunk (a row group of the staged Parquet file) where it runs, maps
 ``score_chunk`` over it and writes its part file; the fitted Matcher is shipped once to every worker
 (``Client.scatter(..., broadcast=True)``) and only a one-row receipt per chunk comes back. Without a
@@ -13,7 +15,9 @@ Both call ``on_chunk(index, problems)`` as each chunk finishes, and stop with ``
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import ExitStack
 from typing import Any
 
@@ -37,13 +41,48 @@ def _stopped(count: int) -> BatchError:
 
 
 def run_local(work: WorkFolder, pending: Sequence[int], matcher: Matcher, k: int, *,
-              on_chunk: ChunkDone, stop_after: int | None = None) -> None:
+              on_chunk: ChunkDone, stop_after: int | None = None, workers: int = 1) -> None:
+    if workers > 1 and len(pending) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        _run_forked(work, pending, matcher, k, on_chunk=on_chunk, stop_after=stop_after, workers=workers)
+        return
     for done, index in enumerate(pending):
         if stop_after is not None and done >= stop_after:
             raise _stopped(done)
         problems = read_chunk(work.problems_path, index)
         work.write_part(index, score_chunk(problems, matcher, k))
         on_chunk(index, len(problems))
+
+
+_forked: dict[str, Any] = {}  # in a forked worker: the inherited matcher, work folder and k
+
+
+def _forked_chunk(index: int) -> tuple[int, int]:
+    work, matcher, k = _forked["work"], _forked["matcher"], _forked["k"]
+    problems = read_chunk(work.problems_path, index)
+    work.write_part(index, score_chunk(problems, matcher, k))
+    return index, len(problems)
+
+
+def _run_forked(work: WorkFolder, pending: Sequence[int], matcher: Matcher, k: int, *, on_chunk: ChunkDone,
+                stop_after: int | None, workers: int) -> None:
+    """Chunks over ``workers`` forked processes; parts are written by the workers, receipts come back."""
+    _forked.update(work=work, matcher=matcher, k=k)  # set before the fork, so every worker inherits it
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context) as pool:
+            # the stop hook simulates a kill after exactly ``stop_after`` chunks: only those are started
+            started = pending if stop_after is None else pending[:stop_after]
+            futures = [pool.submit(_forked_chunk, index) for index in started]
+            try:
+                for future in as_completed(futures):
+                    on_chunk(*future.result())
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        if len(started) < len(pending):
+            raise _stopped(len(started))
+    finally:
+        _forked.clear()
 
 
 def _read_partition(index: int, problems_path: str) -> pd.DataFrame:

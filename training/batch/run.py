@@ -27,9 +27,12 @@ from training.batch.scoring import capacity_left, fit_matcher
 from training.batch.sources import ProblemSource, stage
 from training.batch.work import BatchError, Manifest, WorkFolder
 
-__all__ = ["BatchOptions", "run_batch", "summary_path", "ENGINES", "STOP_AFTER_VARIABLE"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "BatchOptions", "run_batch", "summary_path", "ENGINES", "STOP_AFTER_VARIABLE"]
 
 ENGINES = ("local", "dask")
+# Problems per chunk (a part file, a unit of resumption and of parallel work): small enough that the city's
+# 14,000 problems make several chunks for the cores to share, large enough that per-chunk costs vanish.
+DEFAULT_CHUNK_SIZE = 4_000
 STOP_AFTER_VARIABLE = "SMEMATCH_BATCH_STOP_AFTER"
 Progress = Callable[[int, int], None]
 
@@ -41,11 +44,19 @@ class BatchOptions:
     assign: bool = False
     engine: str = "local"
     scheduler: str | None = None
-    chunk_size: int = 20_000
+    chunk_size: int = DEFAULT_CHUNK_SIZE
     resume: bool = False
     overwrite: bool = False
-    n_workers: int = 2
+    n_workers: int | None = None  # None: the local engine uses every core, a local Dask cluster 2 workers
     model_digest: str = ""
+
+    @property
+    def local_workers(self) -> int:
+        return self.n_workers if self.n_workers is not None else max(1, os.cpu_count() or 1)
+
+    @property
+    def dask_workers(self) -> int:
+        return self.n_workers if self.n_workers is not None else 2
 
     def validate(self) -> BatchOptions:
         issues: list[Issue] = []
@@ -53,6 +64,8 @@ class BatchOptions:
             issues.append(Issue(column="k", expected=f"an integer from 1 to {MAX_K}", found=repr(self.k)))
         if not (isinstance(self.chunk_size, int) and self.chunk_size >= 1):
             issues.append(Issue(column="chunk-size", expected="a whole number >= 1", found=repr(self.chunk_size)))
+        if self.n_workers is not None and not (isinstance(self.n_workers, int) and self.n_workers >= 1):
+            issues.append(Issue(column="workers", expected="a whole number >= 1", found=repr(self.n_workers)))
         if self.engine not in ENGINES:
             issues.append(Issue(column="engine", expected=f"one of {', '.join(ENGINES)}", found=repr(self.engine)))
         if self.scheduler is not None and self.engine != "dask":
@@ -137,9 +150,10 @@ def run_batch(source: ProblemSource, ranker: Ranker, options: BatchOptions, *,
     tell(f"scoring {len(pending)} of {len(sizes)} chunk(s)" + (" (resumed)" if finished else ""))
     if options.engine == "dask":
         run_dask(work, pending, matcher, options.k, on_chunk=chunk_done, scheduler=options.scheduler,
-                 n_workers=options.n_workers, stop_after=_stop_after())
+                 n_workers=options.dask_workers, stop_after=_stop_after())
     else:
-        run_local(work, pending, matcher, options.k, on_chunk=chunk_done, stop_after=_stop_after())
+        run_local(work, pending, matcher, options.k, on_chunk=chunk_done, stop_after=_stop_after(),
+                  workers=options.local_workers)
     at = lap("score", at)
     tell("assigning and writing the output" if options.assign else "writing the output")
     summary = finish(work, len(sizes), context.institutions, capacity_left(context), assign=options.assign)
