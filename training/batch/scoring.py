@@ -36,10 +36,11 @@ OUTPUT_COLUMNS: tuple[str, ...] = tuple(OUTPUT_SCHEMA.names)
 _NO_PROBLEMS = pd.DataFrame({column: pd.Series(dtype=object) for column in COLUMNS["problems"]})
 
 
-def fit_matcher(context: Context, ranker: Ranker, *, chunk_cells: int = 1_000_000) -> Matcher:
+def fit_matcher(context: Context, ranker: Ranker, *, chunk_cells: int = 4_000_000) -> Matcher:
     """The service's matcher (``matching.context.fit_matcher``: track record, every enterprise's district,
     this month's load against capacity) over the context; ``chunk_cells`` bounds the engine's dense
-    (problems x institutions) work, which runs faster in smaller blocks at 10,000 institutions."""
+    (problems x institutions) work: 400 problems at a time at 10,000 institutions, measured fastest
+    (1.09 / 0.95 / 0.95 / 1.39 ms per problem at 1, 4, 8 and 16 million cells with the trained model)."""
     tables = Tables(context.enterprises, _NO_PROBLEMS, context.institutions, context.outcomes)
     return fit_service_matcher(tables, ranker, chunk_cells=chunk_cells)
 
