@@ -78,7 +78,8 @@ class Matcher:
     ) -> Matcher:
         """Index the institutions. ``outcomes`` give the track record; ``regions`` adds known districts
         (e.g. every enterprise's) to those the institutions name; ``load`` is cases taken per institution."""
-        self.hard_rules_ = tuple(r for r in RULES if r not in check_rules(self.soft_rules))
+        self.soft_rules_ = check_rules(self.soft_rules)
+        self.hard_rules_ = tuple(r for r in RULES if r not in self.soft_rules_)
         self.detector_ = CategoryDetector()
         self.catalogue_: Catalogue = build_catalogue(
             institutions, detector=self.detector_, load=load, extra_regions=regions
@@ -135,11 +136,10 @@ class Matcher:
         retrieval = np.clip(similarity, 0.0, 0.25)
         retrieval *= np.float32(0.35 / 0.25)
         retrieval += weights @ catalogue.category_fit
-        if len(self.hard_rules_) < len(RULES):
+        if self.soft_rules_:
             # A soft rule does not exclude, but a pair failing one comes after every pair passing them all
             # (mapped into (-0.5, -0.48], keeping its order and staying above the -1 of the excluded).
-            passing = combine(eligibility_masks(prepared, rows, catalogue),
-                              tuple(r for r in RULES if r not in self.hard_rules_))
+            passing = combine(eligibility_masks(prepared, rows, catalogue), self.soft_rules_)
             retrieval[~passing] = retrieval[~passing] * np.float32(0.01) - np.float32(0.5)
         retrieval[~eligible] = -1.0
         index, values = top_k(retrieval, n or self.n_candidates)

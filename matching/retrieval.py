@@ -1,9 +1,8 @@
-"""Sparse text retrieval: TF-IDF over institution profiles, scored for a whole batch in one sparse product.
+"""Sparse text retrieval: TF-IDF over institution profiles, scored for a whole batch in blocks of products.
 
 ``TextIndex.fit(profiles)`` learns the vocabulary and IDF from institution profiles (name, kind, description,
-sectors); ``similarity(queries)`` returns the (queries x institutions) cosine matrix, block by block as sparse-dense
-products;
-``top_k`` picks the best columns per row with ``argpartition`` (no Python loop over pairs).
+sectors); ``similarity(queries)`` returns the (queries x institutions) cosine matrix, block by block as
+sparse-dense products; ``top_k`` picks the best columns per row with ``argpartition`` (no Python loop over pairs).
 """
 
 from __future__ import annotations
@@ -49,9 +48,10 @@ class TextIndex:
 
         The result is dense anyway (common character n-grams touch most profiles), so per block of up to
         ``block`` queries the profile rows of the terms the block uses are made dense once (at most
-        ``max_cells`` values; a block that needs more is halved) and the block is one sparse-dense product:
-        2x faster than one sparse-sparse product at 10,000 institutions (benchmarks/bench_engine.py). Each row
-        is summed in the same order whatever the block, so chunking never changes a score."""
+        ``max_cells`` values; a block that needs more is halved) and the block is one sparse-dense product
+        (measured at 10,000 institutions, chunks of 800 queries: 0.16 ms a query against 0.32-0.36 for one
+        sparse-sparse product, with identical values). Each row is summed in the same order whatever the
+        block, so chunking never changes a score."""
         self._check()
         queries = sp.csr_matrix(queries, dtype=np.float32)
         out = np.zeros((queries.shape[0], self.documents_.shape[1]), dtype=np.float32)

@@ -64,9 +64,8 @@ def evaluate(
     from training.realdata.evaluate import evaluate_folder
 
     with reported_errors():
-        rules = soft_rules.strip() if soft_rules.strip() == "auto" else tuple(
-            r.strip() for r in soft_rules.split(",") if r.strip())
-        report = evaluate_folder(data, split_date, exclude_top=exclude_top_lenders, seed=seed, soft_rules=rules)
+        report = evaluate_folder(data, split_date, exclude_top=exclude_top_lenders, seed=seed,
+                                 soft_rules=soft_rules)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -174,17 +174,16 @@ def evaluate_tables(tables: Tables, split_date: str | pd.Timestamp, *, exclude_t
                     dataset: str | None = None, soft_rules: tuple[str, ...] | str = AUTO,
                     profile_until: str | None = None) -> EvaluationReport:
     """Evaluate every method on the cases stated from ``split_date`` on (see the module docstring)."""
+    split = _as_time(split_date)
+    if isinstance(soft_rules, str) and soft_rules.strip() != AUTO:  # "region,sector" as typed on the CLI
+        soft_rules = tuple(r.strip() for r in soft_rules.split(",") if r.strip())
+    broken: dict[str, tuple[int, int]] = {}
+    if isinstance(soft_rules, str):
+        broken = broken_rules(tables, split, since=pd.Timestamp(profile_until) if profile_until else None)
+        soft_rules = tuple(broken)
     # One OpenMP thread for the trees: on a small shared machine, more threads than free cores slow the
     # gradient boosting down by an order of magnitude (measured: 5 s single-threaded, 180 s oversubscribed).
     with threadpool_limits(limits=1, user_api="openmp"):
-        split = _as_time(split_date)
-        broken: dict[str, tuple[int, int]] = {}
-        if isinstance(soft_rules, str) and soft_rules != AUTO:
-            soft_rules = tuple(r.strip() for r in soft_rules.split(",") if r.strip())
-        if soft_rules == AUTO:
-            since = pd.Timestamp(profile_until) if profile_until else None
-            broken = broken_rules(tables, split, since=since)
-            soft_rules = tuple(broken)
         return _evaluate(tables, split, exclude_top=exclude_top, seed=seed, dataset=dataset,
                          soft_rules=tuple(soft_rules), broken=broken)
 
@@ -239,8 +238,7 @@ def _evaluate(tables: Tables, split: pd.Timestamp, *, exclude_top: int, seed: in
                             test_cases=len(study.test), institutions=len(study.catalogue), methods=methods,
                             excluded=tuple(excluded), excluded_names=tuple(map(str, names)), without_top=without,
                             diagnostics=diagnostics, dataset=dataset, empty_features=empty, ranks=ranks,
-                            ranks_without=ranks_without, soft_rules=tuple(soft_rules),
-                            broken_rules=broken)
+                            ranks_without=ranks_without, soft_rules=soft_rules, broken_rules=broken)
 
 
 def _ranks(lists: list[np.ndarray], truth: list[frozenset], excluded: tuple[str, ...]) -> np.ndarray:
