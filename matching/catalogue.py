@@ -48,6 +48,7 @@ class Catalogue:
     max_amount: np.ndarray
     is_lender: np.ndarray
     regions: tuple[str, ...]  # every district the catalogue names
+    region_positions: dict[str, int]  # district -> its index in ``regions``
     serves_region: np.ndarray  # (institutions x regions) bool; rows of all True serve everywhere
     region_explicit: np.ndarray  # institution lists its regions
     serves_sector: np.ndarray  # (institutions x SECTORS) bool
@@ -60,9 +61,6 @@ class Catalogue:
 
     def __len__(self) -> int:
         return len(self.ids)
-
-    def region_index(self, region: str | None) -> int:
-        return -1 if region is None else self.regions.index(region)
 
 
 def build_catalogue(
@@ -138,6 +136,7 @@ def build_catalogue(
         max_amount=numeric("max_amount", np.nan),
         is_lender=np.isin(kinds, [kind_index[k] for k in LENDER_KINDS]),
         regions=regions,
+        region_positions=region_pos,
         serves_region=serves_region,
         region_explicit=np.array([bool(r) for r in regions_served]),
         serves_sector=serves_sector,

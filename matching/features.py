@@ -129,7 +129,11 @@ def pair_features(
     columns["employees_log"] = np.log1p(problems.employees[p])
     columns["revenue_log"] = np.log1p(problems.revenue[p])
     columns["enterprise_age"] = problems.age[p]
-    return pd.DataFrame(columns, columns=list(FEATURE_NAMES))
+    # One float block: a frame built from a dict of columns costs ~2 ms per request (a block per column).
+    matrix = np.empty((len(p), len(FEATURE_NAMES)), dtype=np.float64)
+    for position, name in enumerate(FEATURE_NAMES):
+        matrix[:, position] = columns[name]
+    return pd.DataFrame(matrix, columns=list(FEATURE_NAMES), copy=False)
 
 
 def _solved(outcomes: pd.DataFrame) -> np.ndarray:

@@ -13,6 +13,7 @@ match this code is refused with ``IncompatibleModel``.
 from __future__ import annotations
 
 import json
+import warnings
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
+from sklearn.frozen import FrozenEstimator
 from threadpoolctl import ThreadpoolController
 
 from matching.errors import IncompatibleModel, ModelError, NotFittedError
@@ -108,17 +110,47 @@ class LearnedRanker:
         self.feature_names = tuple(feature_names)
         self.escalate_below = escalate_below
         self.manifest = dict(manifest or {})
+        self._direct = _calibrated_parts(estimator)
 
     def score(self, features: pd.DataFrame) -> np.ndarray:
         if not hasattr(self.estimator, "predict_proba"):
             raise NotFittedError("the estimator has no predict_proba: is it fitted?")
         if len(features) == 0:
             return np.zeros(0)
-        matrix = features.loc[:, list(self.feature_names)]
         # Tree ensembles open an OpenMP region per tree: on a busy or shared machine the threads wait for each
         # other's cores and one request's scoring goes from milliseconds to a second. One thread is steady.
         with _openmp_threads(self.threads):
-            return self.estimator.predict_proba(matrix)[:, 1]
+            if self._direct is None:
+                return self.estimator.predict_proba(features.loc[:, list(self.feature_names)])[:, 1]
+            # The same computation as predict_proba (tests/test_bundle.py checks they agree), on a float
+            # array: the checks predict_proba makes on a frame, three times over (calibration, frozen model,
+            # trees), cost as much as 250 trees on a request's 384 pairs (measured: 16.2 ms -> 8.2 ms).
+            base, calibrator = self._direct
+            if tuple(features.columns) != self.feature_names:
+                features = features.loc[:, list(self.feature_names)]
+            matrix = np.ascontiguousarray(features.to_numpy(dtype=np.float64))
+            with warnings.catch_warnings(), sklearn.config_context(skip_parameter_validation=True):
+                # The model was fitted on a frame: it warns that an array has no column names. The columns
+                # are the bundle's feature names, in order, selected just above.
+                warnings.filterwarnings("ignore", message="X does not have valid feature names")
+                raw = base.decision_function(matrix)
+            return np.asarray(calibrator.predict(raw), dtype=np.float64)
+
+
+def _calibrated_parts(estimator: Any) -> tuple[Any, Any] | None:
+    """(fitted binary classifier, its calibrator) of a one-fold ``CalibratedClassifierCV`` around a frozen
+    model (what ``training.train`` fits); ``None`` for anything else, which is scored with ``predict_proba``."""
+    folds = getattr(estimator, "calibrated_classifiers_", None)
+    if not isinstance(folds, list) or len(folds) != 1:
+        return None
+    fold = folds[0]
+    base = fold.estimator.estimator if isinstance(fold.estimator, FrozenEstimator) else fold.estimator
+    calibrators = getattr(fold, "calibrators", ())
+    classes = getattr(base, "classes_", ())
+    if (len(calibrators) != 1 or len(classes) != 2 or getattr(fold, "method", None) not in ("sigmoid", "isotonic")
+            or not hasattr(base, "decision_function") or list(classes) != list(getattr(estimator, "classes_", ()))):
+        return None
+    return base, calibrators[0]
 
 
 _controller: ThreadpoolController | None = None

@@ -77,3 +77,29 @@ def test_a_corrupt_model_file_is_refused(tmp_path: Path) -> None:
 def test_a_missing_bundle_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="manifest.json is missing"):
         load_bundle(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("calibration", ["sigmoid", "isotonic"])
+def test_the_trained_model_scores_as_its_predict_proba(calibration: str) -> None:
+    """The learned ranker scores trained models on a float array, past predict_proba's frame checks: the
+    scores must be predict_proba's, missing values included."""
+    from dataclasses import replace
+
+    from training.config import load_config
+    from training.train import fit_classifier
+
+    config = load_config()
+    config = replace(config, model=replace(config.model, max_iter=30, calibration=calibration))
+    rng = np.random.default_rng(3)
+    features = pd.DataFrame(rng.random((600, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
+    features = features.mask(rng.random(features.shape) < 0.1)
+    labels = ((features["text_similarity"].fillna(0.5) + 0.3 * rng.random(600)) > 0.7).astype(int).to_numpy()
+    weights = np.ones(600)
+    model = fit_classifier(features[:400], labels[:400], weights[:400], features[400:], labels[400:],
+                           weights[400:], config=config)
+    ranker = LearnedRanker(model, version="direct-1")
+    assert ranker._direct is not None  # the direct path is the one taken
+    shuffled = features.sample(frac=1.0, axis=1, random_state=0)  # columns in another order
+    expected = model.predict_proba(features)[:, 1]
+    assert np.array_equal(ranker.score(shuffled), expected)
+    assert len(np.unique(expected)) > 5  # isotonic makes steps, sigmoid a smooth range

@@ -50,8 +50,8 @@ class WeightingConfig:
 
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
-    learning_rate: float = 0.06
-    max_iter: int = 250
+    learning_rate: float = 0.15
+    max_iter: int = 80
     max_leaf_nodes: int = 31
     min_samples_leaf: int = 40
     l2_regularization: float = 1.0
