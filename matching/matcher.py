@@ -52,13 +52,16 @@ class Matcher:
         self,
         ranker: Ranker | None = None,
         *,
-        n_candidates: int = 24,
+        n_candidates: int = 16,
         chunk_cells: int = 8_000_000,
         diversify: bool = True,
         gibberish_similarity: float = 0.12,
         soft_rules: Sequence[str] = (),
     ) -> None:
         self.ranker = ranker
+        # Candidates the ranker scores per problem (at least 3k): 16 rather than 24 costs 0.4% of ground-truth
+        # NDCG@5 on the simulator's sample (0.7555 against 0.7586, trained model) and saves ~20% of the
+        # engine's time, which scoring, features and reasons over candidates dominate.
         # Eligibility rules that only score (through their fit features), never exclude: for records whose
         # institutions' regions, sectors or ranges were observed from past cases rather than declared.
         self.soft_rules = tuple(soft_rules)

@@ -135,12 +135,13 @@ def test_missing_columns_and_bad_rows_are_all_reported_with_file_and_row(city: P
     problems.to_csv(folder / "problems.csv", index=False)
     out = tmp_path / "out.parquet"
 
-    result = batch("--data", folder, "--out", out, "--chunk-size", "4")
+    for workers in ("2", "1"):  # chunks checked in forked processes, and in this one: the same report
+        result = batch("--data", folder, "--out", out, "--chunk-size", "4", "--workers", workers)
 
-    assert result.exit_code == 2
-    assert "problems.csv, row 5, column 'text'" in result.output
-    assert "problems.csv, row 8, column 'enterprise_id'" in result.output
-    assert not out.exists() and not (tmp_path / "out.parquet.parts").exists()
+        assert result.exit_code == 2
+        assert "problems.csv, row 5, column 'text'" in result.output
+        assert "problems.csv, row 8, column 'enterprise_id'" in result.output
+        assert not out.exists() and not (tmp_path / "out.parquet.parts").exists()
 
     problems.drop(columns=["stated_at"]).to_csv(folder / "problems.csv", index=False)
     missing = batch("--data", folder, "--out", out)

@@ -129,7 +129,8 @@ def run_batch(source: ProblemSource, ranker: Ranker, options: BatchOptions, *,
         tell("checking and staging problems")
         work.start(manifest, fresh=True)
         try:
-            stage(source, context, work.problems_path, chunk_size=options.chunk_size, regions=matcher.regions)
+            stage(source, context, work.problems_path, chunk_size=options.chunk_size, regions=matcher.regions,
+                  workers=options.local_workers)
         except BaseException:
             work.remove()
             raise

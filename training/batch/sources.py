@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import multiprocessing
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -206,11 +209,12 @@ STAGED_SCHEMA = pa.schema([
 
 
 def stage(source: ProblemSource, context: Context, path: Path, *, chunk_size: int,
-          regions: tuple[str, ...]) -> int:
+          regions: tuple[str, ...], workers: int = 1) -> int:
     """Validate every problem, join its enterprise and write ``path`` (row group = chunk). Returns the count.
 
     Raises one ``InvalidInput`` with the issues of every chunk (rows counted from the file's first data row);
-    ``path`` then does not exist. Written to a temporary name first and renamed when complete.
+    ``path`` then does not exist. Written to a temporary name first and renamed when complete. With
+    ``workers`` > 1 the chunks are checked in that many forked processes (this one reads and writes, in order).
     """
     enterprises = context.enterprises.set_index("enterprise_id", drop=False)
     located = getattr(source, "_file", lambda _table: None)
@@ -224,8 +228,8 @@ def stage(source: ProblemSource, context: Context, path: Path, *, chunk_size: in
     writer: pq.ParquetWriter | None = None
     try:
         writer = pq.ParquetWriter(temporary, STAGED_SCHEMA)
-        for chunk in source.problem_chunks(chunk_size):
-            found, staged = _checked(chunk, enterprises, total, files, regions)
+        for chunk, (found, staged) in _checked_in_order(source.problem_chunks(chunk_size), enterprises, files,
+                                                        regions, workers):
             if len(issues) + len(found) > MAX_ISSUES:
                 extra += len(issues) + len(found) - MAX_ISSUES
                 found = found[: max(0, MAX_ISSUES - len(issues))]
@@ -249,6 +253,41 @@ def stage(source: ProblemSource, context: Context, path: Path, *, chunk_size: in
         if writer is not None:
             writer.close()
         temporary.unlink(missing_ok=True)
+
+
+_inherited: dict[str, Any] = {}  # in a forked checker: the enterprises, file names and regions
+
+
+def _check_forked(chunk: pd.DataFrame, offset: int) -> tuple[list[Issue], pd.DataFrame | None]:
+    return _checked(chunk, _inherited["enterprises"], offset, _inherited["files"], _inherited["regions"])
+
+
+def _checked_in_order(chunks: Iterator[pd.DataFrame], enterprises: pd.DataFrame, files: dict[str, str],
+                      regions: tuple[str, ...], workers: int
+                      ) -> Iterator[tuple[pd.DataFrame, tuple[list[Issue], pd.DataFrame | None]]]:
+    """(chunk, its issues and staged frame) for every chunk, in order; at most ``2 * workers`` chunks in flight
+    when checked in forked processes, so memory stays bounded however long the input."""
+    offset = 0
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for chunk in chunks:
+            yield chunk, _checked(chunk, enterprises, offset, files, regions)
+            offset += len(chunk)
+        return
+    _inherited.update(enterprises=enterprises, files=files, regions=regions)  # before the fork: inherited
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            window: deque[tuple[pd.DataFrame, Future[tuple[list[Issue], pd.DataFrame | None]]]] = deque()
+            for chunk in chunks:
+                window.append((chunk, pool.submit(_check_forked, chunk, offset)))
+                offset += len(chunk)
+                if len(window) >= 2 * workers:
+                    first, future = window.popleft()
+                    yield first, future.result()
+            while window:
+                first, future = window.popleft()
+                yield first, future.result()
+    finally:
+        _inherited.clear()
 
 
 def _checked(chunk: pd.DataFrame, enterprises: pd.DataFrame, offset: int, files: dict[str, str],
