@@ -114,6 +114,30 @@ def test_recommend_frame_has_a_row_per_problem_and_rank(matcher: Matcher) -> Non
     assert len(escalated) == 1 and bool(escalated.escalate.iloc[0]) and escalated["rank"].iloc[0] == 0
 
 
+def test_recommend_frame_says_what_recommend_says() -> None:
+    """The frame is built column by column, not from ``recommend``'s objects: both must agree row for row."""
+    texts = ["loan for a new boiler", "担保 贷款", "ERP software and training", "zzzq vrrp", "land for a warehouse",
+             "water and electricity connection", "energy saving 节能 equipment"] * 4
+    problems = pd.DataFrame({"problem_id": [f"p{n}" for n in range(len(texts))], "text": texts,
+                             "enterprise_id": [f"E{n % 5}" for n in range(len(texts))],
+                             "region": ["Qinghe", None, "Riverside", None, "Xicheng", "Dongcheng", None] * 4,
+                             "amount": [200_000.0, 50_000.0, None, None, None, None, 1_000_000.0] * 4})
+    matcher = Matcher(chunk_cells=40).fit(city_institutions(), regions=["Qinghe", "Dongcheng", "Xicheng", "Riverside"])
+    frame = matcher.recommend_frame(problems, k=3)
+    expected = []
+    for recommendation, enterprise in zip(matcher.recommend(problems, k=3), problems["enterprise_id"], strict=True):
+        base = (recommendation.problem_id, enterprise, ";".join(recommendation.categories), recommendation.escalate,
+                recommendation.escalate_reason, recommendation.model_version)
+        expected.extend([(*base, 0, None, None, None, None, "")] if not recommendation.institutions else
+                        [(*base, item.rank, item.institution_id, item.name, item.kind, item.score,
+                          " | ".join(item.reasons)) for item in recommendation.institutions])
+    got = [(row.problem_id, row.enterprise_id, row.categories, bool(row.escalate), row.escalate_reason,
+            row.model_version, int(row.rank), row.institution_id, row.name, row.kind,
+            None if pd.isna(row.score) else row.score, row.reasons) for row in frame.itertuples()]
+    assert got == expected
+    assert frame["escalate"].any() and (frame["rank"] > 1).any()  # both kinds of rows were compared
+
+
 def test_with_ranker_swaps_the_model_and_keeps_the_index(matcher: Matcher) -> None:
     other = matcher.with_ranker(TextOnlyRanker())
     assert other.model_version == "text-only-1" and matcher.model_version == BaselineRanker.version
