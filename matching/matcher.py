@@ -201,7 +201,10 @@ class Matcher:
             # (mapped into (-0.5, -0.48], keeping its order and staying above the -1 of the excluded).
             passing = combine(eligibility_masks(prepared, rows, catalogue), self.soft_rules_)
             retrieval[~passing] = retrieval[~passing] * np.float32(0.01) - np.float32(0.5)
-        retrieval[~eligible] = -1.0
+        # Ineligible to -1 without branching on the mask (every score here is finite): 6 ms for 400 x 10,000
+        # where a masked assignment takes 25.
+        np.multiply(retrieval, eligible, out=retrieval)
+        np.subtract(retrieval, ~eligible, out=retrieval)
         index, values = top_k(retrieval, n or self.n_candidates)
         keep = values > -1.0
         local = np.broadcast_to(np.arange(len(rows))[:, None], index.shape)[keep]

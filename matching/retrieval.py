@@ -104,7 +104,7 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if k == 0:
         return np.empty((rows, 0), dtype=np.int64), np.empty((rows, 0))
     if k < columns:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        part = np.argpartition(scores, columns - k, axis=1)[:, columns - k:]  # the k largest, unordered
     else:
         part = np.tile(np.arange(columns), (rows, 1))
     values = np.take_along_axis(scores, part, axis=1)
