@@ -107,7 +107,7 @@ def yardstick(folder: Path, k: int, limit: int | None) -> None:
 
 
 def run(name: str, folder: Path, engines: list[str], assign: bool, k: int, limit: int | None,
-        chunk_size: int) -> None:
+        chunk_size: int | None) -> None:
     print(f"\n== {name}: {folder}", flush=True)
     print(f"  load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     yard = measured([sys.executable, __file__, "--yardstick", str(folder), "--k", str(k),
@@ -125,7 +125,8 @@ def run(name: str, folder: Path, engines: list[str], assign: bool, k: int, limit
     for engine in engines:
         output = Path(tempfile.mkdtemp(prefix="bench-batch-")) / "out.parquet"
         command = [str(SMEMATCH), "batch", "--data", str(folder), "--out", str(output), "-k", str(k),
-                   "--engine", engine, "--chunk-size", str(chunk_size), *(["--assign"] if assign else [])]
+                   "--engine", engine, *(["--chunk-size", str(chunk_size)] if chunk_size else []),
+                   *(["--assign"] if assign else [])]
         run = measured(command)
         if run.code != 0:
             print(run.output)
@@ -155,7 +156,7 @@ def main() -> None:
     parser.add_argument("--nation-assign", action="store_true", help="assign under capacity in the nation too")
     parser.add_argument("--data-root", type=Path, default=Path(tempfile.gettempdir()) / "smematch-bench")
     parser.add_argument("--k", type=int, default=5)
-    parser.add_argument("--chunk-size", type=int, default=4_000)
+    parser.add_argument("--chunk-size", type=int, default=None, help="default: smematch batch's own choice")
     parser.add_argument("--yardstick-limit", type=int, default=None, help="raw retrieval on the first N only")
     parser.add_argument("--yardstick", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

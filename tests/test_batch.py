@@ -242,3 +242,28 @@ def test_forked_local_workers_write_the_output_of_one_process(city: Path, tmp_pa
 def test_a_bad_worker_count_is_named(city: Path, tmp_path: Path) -> None:
     result = batch("--data", city, "--out", tmp_path / "out.parquet", "--workers", "0")
     assert result.exit_code != 0 and "workers" in result.output and "Traceback" not in result.output
+
+
+def test_without_a_chunk_size_the_input_is_cut_into_about_eight_chunks(city: Path, tmp_path: Path) -> None:
+    from training.batch.run import auto_chunk_size
+    from training.batch.sources import FolderSource
+
+    assert [auto_chunk_size(n) for n in (0, 210, 4_000, 13_912, 1_749_443)] == [500, 500, 500, 1_739, 4_000]
+    problems = len(pd.read_csv(city / "problems.csv"))
+    # a CSV's line breaks: the rows, or more when a text holds a line break (an estimate is enough)
+    assert FolderSource(city).size_hint() >= problems
+    folder = tmp_path / "bigger"
+    folder.mkdir()
+    for name in ("enterprises.csv", "institutions.csv"):
+        (folder / name).write_bytes((city / name).read_bytes())
+    rows = pd.read_csv(city / "problems.csv", dtype=str, keep_default_na=False)
+    many = pd.concat([rows.assign(problem_id=rows["problem_id"] + f"-{n}") for n in range(25)], ignore_index=True)
+    many.to_parquet(folder / "problems.parquet")
+    assert FolderSource(folder).size_hint() == len(many)  # Parquet: exact, from the metadata
+
+    out = tmp_path / "auto.parquet"
+    assert batch("--data", folder, "--out", out).exit_code == 0
+    summary = json.loads(out.with_name("auto.summary.json").read_text())
+    assert summary["chunk_size"] == auto_chunk_size(len(many)) > 500
+    assert summary["chunks"] == -(-len(many) // summary["chunk_size"]) and 8 <= summary["chunks"] <= 9
+    assert summary["problems"] == len(many)

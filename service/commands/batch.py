@@ -81,7 +81,9 @@ def batch(
     engine: Annotated[str, typer.Option("--engine", help="local or dask.")] = "local",
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address "
                                                   "(tcp://host:8786); default: a local cluster.")] = None,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Problems per chunk (and part file).")] = 4_000,
+    chunk_size: Annotated[int | None, typer.Option(
+        "--chunk-size", help="Problems per chunk (and part file); default: an eighth of the problems, "
+                             "from 500 to 4,000.")] = None,
     workers: Annotated[int | None, typer.Option(
         "--workers", help="Worker processes: the local engine forks this many (default: one per core); "
                           "dask without --scheduler starts this many local workers (default: 2).")] = None,
@@ -112,6 +114,9 @@ def batch(
             summary = run_batch(source, ranker, replace(options, model_digest=digest),
                                 on_progress=on_progress, on_phase=lambda phase: progress.console.log(phase))
         _show(summary, summary_path(out))
+    from service.cli import allow_quick_exit
+
+    allow_quick_exit()  # the output, its summary and every part are written, closed and renamed
 
 
 def register(app: typer.Typer) -> None:

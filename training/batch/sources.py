@@ -59,6 +59,8 @@ class ProblemSource(Protocol):
 
     def problem_chunks(self, size: int) -> Iterator[pd.DataFrame]: ...
 
+    def size_hint(self) -> int: ...  # about how many problems there are (to choose a chunk size)
+
 
 def _empty(table: str) -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype=object) for column in COLUMNS[table]})
@@ -76,6 +78,9 @@ class TablesSource:
 
     def digest(self) -> str:
         return tables_digest(self.tables.frames())
+
+    def size_hint(self) -> int:
+        return len(self.tables.problems)
 
     def problem_chunks(self, size: int) -> Iterator[pd.DataFrame]:
         problems = self.tables.problems
@@ -142,6 +147,18 @@ class FolderSource:
                 for block in iter(lambda: handle.read(1 << 22), b""):
                     digest.update(block)
         return digest.hexdigest()
+
+    def size_hint(self) -> int:
+        """Rows of a Parquet file; of a CSV file, its line breaks less the header's (more than the rows when
+        texts hold line breaks: an estimate, read at disk speed). 0 when the file cannot be read."""
+        path = self._files()["problems"]
+        try:
+            if path.suffix == ".parquet":
+                return pq.ParquetFile(path).metadata.num_rows
+            with path.open("rb") as handle:
+                return max(0, sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 22), b"")) - 1)
+        except (OSError, ValueError):  # ArrowInvalid: reading the problems reports it properly
+            return 0
 
     def problem_chunks(self, size: int) -> Iterator[pd.DataFrame]:
         path = self._files()["problems"]
