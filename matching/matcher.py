@@ -172,11 +172,13 @@ class Matcher:
 
     # -- the pipeline, step by step (training reuses these) ---------------------------------------------
     def prepare(
-        self, problems: pd.DataFrame | Sequence[Problem] | Problem, *, k: int | None = None
+        self, problems: pd.DataFrame | Sequence[Problem] | Problem, *, k: int | None = None, checked: bool = False
     ) -> PreparedProblems:
+        """Validate (unless ``checked``: the caller ran ``validate_problems`` on these rows) and vectorise."""
         self._check()
         frame = as_problem_frame(problems)
-        validate_problems(frame, regions=self.catalogue_.regions, k=k)
+        if not checked:
+            validate_problems(frame, regions=self.catalogue_.regions, k=k)
         return prepare_problems(frame, catalogue=self.catalogue_, detector=self.detector_)
 
     def chunks(self, n_problems: int) -> Iterator[np.ndarray]:
@@ -241,12 +243,13 @@ class Matcher:
             results.extend(self._recommend_chunk(prepared, rows, k))
         return results
 
-    def recommend_frame(self, problems: pd.DataFrame, k: int = 5) -> pd.DataFrame:
+    def recommend_frame(self, problems: pd.DataFrame, k: int = 5, *, checked: bool = False) -> pd.DataFrame:
         """The same as ``recommend``, as one row per problem and rank (an escalated problem: one row, rank 0).
 
         Built column by column from the chosen pairs, without the per-pair objects of ``recommend``: for batch
-        runs, where those objects cost a quarter of the engine's time."""
-        prepared = self.prepare(problems, k=k)
+        runs, where those objects cost a quarter of the engine's time. ``checked``: the rows went through
+        ``validate_problems`` against this matcher's regions already (a batch run's staging), and k is valid."""
+        prepared = self.prepare(problems, k=k, checked=checked)
         parts = [self._decide(prepared, rows, k).frame(self, prepared, rows) for rows in self.chunks(len(prepared))]
         if not parts:
             return pd.DataFrame({column: pd.Series(dtype=object) for column in FRAME_COLUMNS})

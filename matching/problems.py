@@ -135,7 +135,7 @@ def prepare_problems(
     return PreparedProblems(
         frame=frame,
         normalized=normalized,
-        queries=catalogue.index.transform(normalized),
+        queries=catalogue.index.transform(normalized, normalized=True),
         detection=detector.detect(normalized),
         sector=_positions(frame["sector"], _SECTOR_POSITIONS),
         region=_positions(frame["region"], catalogue.region_positions),

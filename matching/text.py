@@ -13,7 +13,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["normalize", "analyze", "words", "readable_terms", "has_content", "is_cjk_token", "STOPWORDS"]
+__all__ = ["normalize", "analyze", "analyze_normalized", "words", "readable_terms", "has_content", "is_cjk_token", "STOPWORDS"]
 
 _CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK_CLASS}]+|[a-z0-9]+(?:[-'][a-z0-9]+)*")
@@ -64,9 +64,14 @@ def _cjk_terms(run: str) -> tuple[str, ...]:
 
 def analyze(text: str) -> list[str]:
     """Index terms of a raw text (see the module docstring); the analyser of every TF-IDF index here."""
+    return analyze_normalized(normalize(text))
+
+
+def analyze_normalized(normalized: str) -> list[str]:
+    """``analyze`` of a text already through ``normalize`` (the engine normalises each problem once)."""
     terms: list[str] = []
     previous: str | None = None
-    for token in words(normalize(text)):
+    for token in words(normalized):
         if is_cjk_token(token):
             terms.extend(_cjk_terms(token))
             previous = None

@@ -56,7 +56,8 @@ def score_chunk(problems: pd.DataFrame, matcher: Matcher, k: int) -> pd.DataFram
     """Recommendations for one chunk of problems as output rows (see the module docstring)."""
     if len(problems) == 0:
         return empty_output()
-    frame = matcher.recommend_frame(problems, k=k)
+    # Staging ran the engine's own checks on every row, against this matcher's regions, and k was checked.
+    frame = matcher.recommend_frame(problems, k=k, checked=True)
     frame = frame.loc[:, list(OUTPUT_COLUMNS)]
     return pa.Table.from_pandas(frame, schema=OUTPUT_SCHEMA, preserve_index=False).to_pandas()
 
