@@ -13,7 +13,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["normalize", "analyze", "analyze_normalized", "words", "readable_terms", "has_content", "is_cjk_token", "STOPWORDS"]
+__all__ = ["normalize", "analyze", "analyze_normalized", "words", "readable_terms", "has_content", "is_cjk_token",
+           "STOPWORDS"]
 
 _CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK_CLASS}]+|[a-z0-9]+(?:[-'][a-z0-9]+)*")

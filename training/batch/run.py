@@ -27,7 +27,8 @@ from training.batch.scoring import capacity_left, fit_matcher
 from training.batch.sources import ProblemSource, stage
 from training.batch.work import BatchError, Manifest, WorkFolder
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "auto_chunk_size", "BatchOptions", "run_batch", "summary_path", "ENGINES", "STOP_AFTER_VARIABLE"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "auto_chunk_size", "BatchOptions", "run_batch", "summary_path", "ENGINES",
+           "STOP_AFTER_VARIABLE"]
 
 ENGINES = ("local", "dask")
 # Problems per chunk (a part file, a unit of resumption and of parallel work) when none is given: an eighth of
