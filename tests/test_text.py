@@ -48,3 +48,18 @@ def test_content_requires_letters_digits_or_cjk() -> None:
 
 def test_readable_terms_keep_text_order_without_duplicates() -> None:
     assert readable_terms(normalize("Loan loan 贷款")) == ["loan", "贷款"]
+
+
+def test_normalised_text_is_analysed_and_vectorised_as_its_raw_text() -> None:
+    """The engine normalises each problem once and vectorises the normalised text: same terms, same vectors."""
+    from matching.retrieval import TextIndex
+    from matching.text import analyze_normalized
+
+    texts = ["Need a LOAN for ＢＯＩＬＥＲ upgrade", "企业需要贷款担保", "ERP 软件 and   training\tplease",
+             "Ｆｕｌｌ－ｗｉｄｔｈ　ｄｉｇｉｔｓ １２３", "equipmnet finacing (typo)"]
+    for text in texts:
+        assert analyze_normalized(normalize(text)) == analyze(text)
+    index = TextIndex().fit(["bank loans and guarantees 贷款", "software training college", "boiler energy"])
+    raw = index.transform(texts)
+    assert raw.nnz > 0
+    assert (index.transform([normalize(t) for t in texts], normalized=True) != raw).nnz == 0
