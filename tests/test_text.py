@@ -63,3 +63,25 @@ def test_normalised_text_is_analysed_and_vectorised_as_its_raw_text() -> None:
     raw = index.transform(texts)
     assert raw.nnz > 0
     assert (index.transform([normalize(t) for t in texts], normalized=True) != raw).nnz == 0
+
+
+def test_similarity_is_the_same_in_any_tiles_and_blocks(monkeypatch) -> None:
+    """Tiles of institutions and blocks of queries only change the order of the work, never a score."""
+    import numpy as np
+
+    import matching.retrieval as retrieval
+
+    profiles = [f"bank {n} loans guarantees 贷款 software training boiler energy land water {n % 7}" for n in range(23)]
+    profiles += ["college research 研究 technology", "utility power electricity 电力"]
+    texts = [normalize(t) for t in ["loan for a boiler", "贷款 担保", "software training", "land and water 用地",
+                                    "electricity connection", "research on energy saving"]]
+    untiled = retrieval.TextIndex().fit(profiles)
+    expected = untiled.similarity(untiled.transform(texts, normalized=True))
+    monkeypatch.setattr(retrieval, "TILE", 4)
+    tiled = retrieval.TextIndex().fit(profiles)
+    assert len(tiled.tiles_) == 7 and len(untiled.tiles_) == 1
+    queries = tiled.transform(texts, normalized=True)
+    assert np.array_equal(tiled.similarity(queries), expected)
+    assert np.array_equal(tiled.similarity(queries, block=2, max_cells=8), expected)
+    direct = (queries @ tiled.documents_).toarray()
+    assert np.allclose(expected, direct, atol=1e-6) and (expected > 0.05).sum() > 10
