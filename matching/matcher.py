@@ -45,6 +45,11 @@ class Candidates:
     best_similarity: np.ndarray  # per problem of the chunk: its best similarity over all institutions
 
 
+def _stated(confidence: np.ndarray) -> list[int]:
+    """The categories one problem states (confidence at least ``CATEGORY_THRESHOLD``), most confident first."""
+    return [int(c) for c in np.argsort(-confidence) if confidence[c] >= CATEGORY_THRESHOLD]
+
+
 FRAME_COLUMNS = ("problem_id", "enterprise_id", "rank", "institution_id", "name", "kind", "score", "reasons",
                  "categories", "escalate", "escalate_reason", "model_version")
 
@@ -82,8 +87,7 @@ class _Decided:
         score[shown] = self.scores[self.pairs]
         reasons[shown] = [" | ".join(r) for r in self.reasons]
         confidence = prepared.detection.confidence[rows]
-        categories = [";".join(CATEGORIES[c] for c in np.argsort(-row) if row[c] >= CATEGORY_THRESHOLD)
-                      for row in confidence]
+        categories = [";".join(CATEGORIES[c] for c in _stated(row)) for row in confidence]
         problems = prepared.frame.iloc[rows]
         return pd.DataFrame({
             "problem_id": np.repeat(problems["problem_id"].to_numpy(dtype=object), counts),
@@ -116,12 +120,12 @@ class Matcher:
         soft_rules: Sequence[str] = (),
     ) -> None:
         self.ranker = ranker
-        # Candidates the ranker scores per problem (at least 3k): 16 rather than 24 costs 0.4% of ground-truth
-        # NDCG@5 on the simulator's sample (0.7555 against 0.7586, trained model) and saves ~20% of the
-        # engine's time, which scoring, features and reasons over candidates dominate.
         # Eligibility rules that only score (through their fit features), never exclude: for records whose
         # institutions' regions, sectors or ranges were observed from past cases rather than declared.
         self.soft_rules = tuple(soft_rules)
+        # Candidates the ranker scores per problem (at least 3k): 16 rather than 24 costs 0.4% of ground-truth
+        # NDCG@5 on the simulator's sample (0.7555 against 0.7586, trained model) and saves ~20% of the
+        # engine's time, which scoring, features and reasons over candidates dominate.
         self.n_candidates = n_candidates
         self.chunk_cells = chunk_cells
         self.diversify = diversify
@@ -256,9 +260,7 @@ class Matcher:
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
     def _recommend_chunk(self, prepared: PreparedProblems, rows: np.ndarray, k: int) -> list[Recommendation]:
-        decided = self._decide(prepared, rows, k)
-        return self._assemble(prepared, rows, decided.candidates, decided.chosen, decided.pairs, decided.scores,
-                              decided.reasons)
+        return self._assemble(prepared, rows, self._decide(prepared, rows, k))
 
     def _decide(self, prepared: PreparedProblems, rows: np.ndarray, k: int) -> _Decided:
         """Rank, choose and explain one chunk: per problem its chosen candidate positions or escalation reason."""
@@ -331,9 +333,9 @@ class Matcher:
             max_amount=catalogue.max_amount,
         )
 
-    def _assemble(self, prepared: PreparedProblems, rows: np.ndarray, candidates: Candidates,
-                  chosen_per_problem: list[np.ndarray | str], pairs: np.ndarray, scores: np.ndarray,
-                  reasons: list[tuple[str, ...]]) -> list[Recommendation]:
+    def _assemble(self, prepared: PreparedProblems, rows: np.ndarray, decided: _Decided) -> list[Recommendation]:
+        candidates, chosen_per_problem, pairs = decided.candidates, decided.chosen, decided.pairs
+        scores, reasons = decided.scores, decided.reasons
         catalogue, version = self.catalogue_, self.ranker_.version
         confidence_all = prepared.detection.confidence
         problem_ids = prepared.frame["problem_id"].iloc[rows].tolist()
@@ -345,8 +347,7 @@ class Matcher:
         cursor = 0
         for local, (row, chosen) in enumerate(zip(rows.tolist(), chosen_per_problem, strict=True)):
             confidence = confidence_all[row]
-            categories = {CATEGORIES[c]: float(confidence[c]) for c in np.argsort(-confidence)
-                          if confidence[c] >= CATEGORY_THRESHOLD}
+            categories = {CATEGORIES[c]: float(confidence[c]) for c in _stated(confidence)}
             excluded = {rule: int(n[local]) for rule, n in candidates.excluded.items() if n[local]}
             problem_id = problem_ids[local]
             problem_id = None if problem_id is None or pd.isna(problem_id) else str(problem_id)

