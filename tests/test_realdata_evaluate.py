@@ -62,6 +62,9 @@ def test_history_features_count_exactly_the_earlier_cases() -> None:
         amounts = np.log1p(mine["amount"].dropna())
         expected_gap = abs(np.log1p(query["amount"]) - amounts.mean()) if len(amounts) else np.nan
         assert features.at[row, "history_amount_gap"] == pytest.approx(expected_gap, nan_ok=True)
+        for column, end in (("history_days_since_last_log", "max"), ("history_days_since_first_log", "min")):
+            days = (query["time"] - getattr(mine["time"], end)()).days if len(mine) else np.nan
+            assert features.at[row, column] == pytest.approx(np.log1p(days), nan_ok=True), column
 
 
 def test_text_history_finds_who_served_similar_problems_and_ignores_later_cases() -> None:

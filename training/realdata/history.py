@@ -29,6 +29,7 @@ HISTORY_FEATURES: tuple[str, ...] = (
     "history_share",
     "history_recent_share",
     "history_days_since_last_log",
+    "history_days_since_first_log",
     "history_region_share",
     "history_region_cases_log",
     "history_region_recent_share",
@@ -66,10 +67,17 @@ class _Before:
 
     def last(self, keys: np.ndarray, ranks: np.ndarray) -> np.ndarray:
         """Rank of the latest case before each time, -1 when there is none."""
+        return self._end(keys, ranks, latest=True)
+
+    def first(self, keys: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+        """Rank of the earliest case before each time, -1 when there is none."""
+        return self._end(keys, ranks, latest=False)
+
+    def _end(self, keys: np.ndarray, ranks: np.ndarray, *, latest: bool) -> np.ndarray:
         start, stop = self._bounds(keys, ranks, None)
         found = stop > start
         out = np.full(len(keys), -1, dtype=np.int64)
-        out[found] = self.codes[stop[found] - 1] % self.span
+        out[found] = self.codes[(stop[found] - 1) if latest else start[found]] % self.span
         return out
 
 
@@ -124,8 +132,9 @@ class History:
         n_inst_region = inst_region.count(inst_region_code, query_rank)
         recent_region = region.count(region_code, query_rank, since=window_rank)
         recent_inst_region = inst_region.count(inst_region_code, query_rank, since=window_rank)
-        last = institution.last(inst_code, query_rank)
-        days = np.where(last >= 0, (query_times - timeline[np.maximum(last, 0)]) / np.timedelta64(1, "D"), np.nan)
+        def days_since(rank: np.ndarray) -> np.ndarray:
+            elapsed = (query_times - timeline[np.maximum(rank, 0)]) / np.timedelta64(1, "D")
+            return np.log1p(np.clip(np.where(rank >= 0, elapsed, np.nan), 0, None))
 
         amounts = np.log1p(pd.to_numeric(cases["amount"], errors="coerce").to_numpy(dtype=np.float64))
         known = ~np.isnan(amounts)
@@ -140,7 +149,10 @@ class History:
             "history_cases_log": np.log1p(n_inst),
             "history_share": n_inst / np.maximum(n_all, 1.0),
             "history_recent_share": recent_inst / np.maximum(recent_all, 1.0),
-            "history_days_since_last_log": np.log1p(np.clip(days, 0, None)),
+            "history_days_since_last_log": days_since(institution.last(inst_code, query_rank)),
+            # how long the institution has been serving: a young one with few cases is growing, an old one
+            # with few cases is fading (Kiva partners new in 2016 took a country's cases from their first year)
+            "history_days_since_first_log": days_since(institution.first(inst_code, query_rank)),
             "history_region_share": n_inst_region / (n_region + 1.0),
             "history_region_cases_log": np.log1p(n_inst_region),
             "history_region_recent_share": recent_inst_region / (recent_region + 1.0),
