@@ -116,30 +116,47 @@ class TextIndex:
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column indices and values of the k largest entries per row, best first (ties broken by column)."""
+    """Column indices and values of the k largest entries per row, best first (ties broken by column).
+
+    Exact, in three steps: a bound per row at or below its k-th largest value (the k-th largest of every
+    ``SAMPLE_STRIDE``-th column, which is never above the row's own), the entries at or above it (a few times
+    k per row), and one sort of those by row, value and column. A row whose bound lets through too many (few
+    eligible columns, many equal values) gets its exact k-th value by partition instead. On 400 x 10,000
+    retrieval scores of the nation benchmark: 54-59 ms with ``argpartition`` over whole rows, 44 ms with a full
+    ``partition`` as the bound, 20 ms this way (scratch measurements); one process scored 0.72-0.76 ms of CPU
+    per nation problem against 0.85-0.89 before."""
     rows, columns = scores.shape
     k = min(k, columns)
     if k == 0:
         return np.empty((rows, 0), dtype=np.int64), np.empty((rows, 0))
-    if k < columns:
-        part = np.argpartition(scores, columns - k, axis=1)[:, columns - k:]  # the k largest, unordered
-    else:
-        part = np.tile(np.arange(columns), (rows, 1))
-    values = np.take_along_axis(scores, part, axis=1)
-    # argpartition picks arbitrarily among values tied at the k-th place: redo those rows with a stable sort,
-    # so the result (and a batch run) never depends on chunking or the partition's internals.
-    # The rows affected take every column above their k-th value and, among the columns equal to it, the
-    # lowest ones: the same columns a stable full sort would take, without sorting whole rows.
-    kth = values.min(axis=1)
-    tied = np.nonzero((scores >= kth[:, None]).sum(axis=1) > k)[0]
-    if len(tied):
-        block = scores[tied]
-        above = block > kth[tied, None]
-        equal = block == kth[tied, None]
-        room = k - above.sum(axis=1)
-        chosen = above | (equal & (np.cumsum(equal, axis=1) <= room[:, None]))
-        part[tied] = np.nonzero(chosen)[1].reshape(len(tied), k)
-        values[tied] = np.take_along_axis(block, part[tied], axis=1)
-    order = np.lexsort((part, -values), axis=1)
-    index = np.take_along_axis(part, order, axis=1)
-    return index, np.take_along_axis(values, order, axis=1)
+    if rows == 0:
+        return np.empty((0, k), dtype=np.int64), np.empty((0, k), dtype=scores.dtype)
+    bound = _kth_bound(scores, k)
+    selected = scores >= bound[:, None]
+    counts = selected.sum(axis=1)
+    crowded = np.flatnonzero(counts > _CROWDED + SAMPLE_STRIDE * k)
+    if len(crowded):
+        block = scores[crowded]
+        bound[crowded] = np.partition(block, columns - k, axis=1)[:, columns - k]
+        selected[crowded] = block >= bound[crowded, None]
+    row, column = np.nonzero(selected)
+    value = scores[row, column]
+    order = np.lexsort((column, -value, row))
+    row, column, value = row[order], column[order], value[order]
+    # every row keeps at least k entries (its bound is at most its k-th value): the first k of each are its best
+    first = np.searchsorted(row, np.arange(rows))
+    keep = np.arange(len(row)) - first[row] < k
+    return column[keep].reshape(rows, k).astype(np.int64, copy=False), value[keep].reshape(rows, k)
+
+
+SAMPLE_STRIDE = 4
+_CROWDED = 256
+
+
+def _kth_bound(scores: np.ndarray, k: int) -> np.ndarray:
+    """Per row, a value at most its k-th largest: the k-th largest of a strided sample of its columns (or of
+    the whole row when the sample would hold fewer than 4k columns)."""
+    columns = scores.shape[1]
+    sample = scores[:, ::SAMPLE_STRIDE] if columns >= 4 * k * SAMPLE_STRIDE else scores
+    width = sample.shape[1]
+    return np.partition(sample, width - k, axis=1)[:, width - k].copy()

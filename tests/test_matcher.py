@@ -185,6 +185,25 @@ def test_top_k_agrees_with_a_full_sort(rows: list[list[float]], k: int) -> None:
         assert list(values[row]) == [scores[row, j] for j in expected]
 
 
+@pytest.mark.parametrize("shape", ["distinct", "rounded", "mostly_excluded", "all_equal"])
+def test_top_k_on_wide_rows_agrees_with_a_stable_sort(shape: str) -> None:
+    # wide enough that the bound comes from a sample of the columns; excluded (-1) and equal values let
+    # too many through, so some rows take the exact-partition path
+    rng = np.random.default_rng(7)
+    scores = rng.random((40, 2_500)).astype(np.float32)
+    if shape == "rounded":
+        scores = np.round(scores, 2)
+    elif shape == "mostly_excluded":
+        scores[rng.random(scores.shape) < np.linspace(0.0, 0.999, 40)[:, None]] = -1.0
+    elif shape == "all_equal":
+        scores[:] = 0.25
+    for k in (1, 16, 50):
+        index, values = top_k(scores, k)
+        expected = np.lexsort((np.broadcast_to(np.arange(2_500), scores.shape), -scores), axis=1)[:, :k]
+        assert np.array_equal(index, expected)
+        assert np.array_equal(values, np.take_along_axis(scores, expected, axis=1))
+
+
 def test_fast_eligibility_agrees_with_the_rule_by_rule_masks() -> None:
     from matching.eligibility import RULES, combine, eligibility_masks, eligible_matrix
 
