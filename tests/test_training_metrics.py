@@ -39,7 +39,12 @@ def test_a_ranking_sorted_by_gain_scores_one(gains: list[float], k: int) -> None
         assert ndcg_at_k(perfect, k) == 1.0
 
 
-@given(gains_lists, ks, st.floats(min_value=0.01, max_value=100))
+# Gains of zero or of a real size: scaling a gain near the smallest float (5e-324 * 0.5) rounds it to zero, which
+# changes the ideal ranking and is not what this property is about (found by Hypothesis).
+scalable_gains = st.lists(st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=3)), min_size=1, max_size=15)
+
+
+@given(scalable_gains, ks, st.floats(min_value=0.01, max_value=100))
 def test_ndcg_is_invariant_to_scaling_the_gains(gains: list[float], k: int, factor: float) -> None:
     plain, scaled = ndcg_at_k(gains, k), ndcg_at_k([g * factor for g in gains], k)
     assert (math.isnan(plain) and math.isnan(scaled)) or math.isclose(plain, scaled, rel_tol=1e-9, abs_tol=1e-12)
