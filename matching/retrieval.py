@@ -2,7 +2,8 @@
 
 ``TextIndex.fit(profiles)`` learns the vocabulary and IDF from institution profiles (name, kind, description,
 sectors); ``similarity(queries)`` returns the (queries x institutions) cosine matrix, block by block as
-sparse-dense products; ``top_k`` picks the best columns per row with ``argpartition`` (no Python loop over pairs).
+sparse-dense products; ``top_k`` picks the best columns per row: a partition of a sample of the columns bounds
+each row, and only what passes the bound is sorted (no Python loop over pairs).
 """
 
 from __future__ import annotations
@@ -131,10 +132,11 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return np.empty((rows, 0), dtype=np.int64), np.empty((rows, 0))
     if rows == 0:
         return np.empty((0, k), dtype=np.int64), np.empty((0, k), dtype=scores.dtype)
-    bound = _kth_bound(scores, k)
+    bound, exact = _kth_bound(scores, k)
     selected = scores >= bound[:, None]
-    counts = selected.sum(axis=1)
-    crowded = np.flatnonzero(counts > _CROWDED + SAMPLE_STRIDE * k)
+    # an exact bound lets through only the k-th value's ties: nothing a partition of the whole row would cut
+    crowded = np.zeros(0, dtype=np.int64) if exact else np.flatnonzero(
+        selected.sum(axis=1) > _CROWDED + SAMPLE_STRIDE * k)
     if len(crowded):
         block = scores[crowded]
         bound[crowded] = np.partition(block, columns - k, axis=1)[:, columns - k]
@@ -153,10 +155,11 @@ SAMPLE_STRIDE = 4
 _CROWDED = 256
 
 
-def _kth_bound(scores: np.ndarray, k: int) -> np.ndarray:
-    """Per row, a value at most its k-th largest: the k-th largest of a strided sample of its columns (or of
-    the whole row when the sample would hold fewer than 4k columns)."""
+def _kth_bound(scores: np.ndarray, k: int) -> tuple[np.ndarray, bool]:
+    """(per row, a value at most its k-th largest; whether it is the k-th largest itself): the k-th largest of
+    a strided sample of its columns, or of the whole row when the sample would hold fewer than 4k columns."""
     columns = scores.shape[1]
-    sample = scores[:, ::SAMPLE_STRIDE] if columns >= 4 * k * SAMPLE_STRIDE else scores
+    exact = columns < 4 * k * SAMPLE_STRIDE
+    sample = scores if exact else scores[:, ::SAMPLE_STRIDE]
     width = sample.shape[1]
-    return np.partition(sample, width - k, axis=1)[:, width - k].copy()
+    return np.partition(sample, width - k, axis=1)[:, width - k].copy(), exact
