@@ -8,13 +8,12 @@ each row, and only what passes the bound is sorted (no Python loop over pairs).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from matching.errors import NotFittedError
 from matching.text import analyze, analyze_normalized
@@ -36,9 +35,6 @@ class TextIndex:
             analyzer=analyze, sublinear_tf=self.sublinear_tf, min_df=self.min_df, dtype=np.float32
         )
         matrix = self.vectorizer_.fit_transform(profiles)
-        # The same vocabulary and weights, for texts the engine has normalised already (``transform``).
-        self.normalized_vectorizer_ = copy.copy(self.vectorizer_)
-        self.normalized_vectorizer_.analyzer = analyze_normalized
         self.documents_ = sp.csr_matrix(matrix.T, dtype=np.float32)  # terms x institutions, for Q @ D
         # The same, cut into column tiles of TILE institutions (see ``similarity``).
         self.tiles_ = [sp.csr_matrix(self.documents_[:, start:start + TILE])
@@ -51,13 +47,38 @@ class TextIndex:
             raise NotFittedError("TextIndex is not fitted yet: call fit(profiles) first.")
 
     def transform(self, texts: Sequence[str], *, normalized: bool = False) -> sp.csr_matrix:
-        """TF-IDF vectors of ``texts`` (``normalized``: already through ``matching.text.normalize``)."""
+        """TF-IDF vectors of ``texts`` (``normalized``: already through ``matching.text.normalize``).
+
+        The fitted vectoriser's computation (counts of known terms, ``1 + log`` of each, times the IDF, rows
+        scaled to unit length by scikit-learn's own routine), without its per-call checks and frame of
+        conversions: 16 texts in 0.5 ms instead of 2.3 (measured); tests/test_retrieval.py checks the values
+        equal the vectoriser's ``transform``, bit for bit."""
         self._check()
-        vectorizer = self.normalized_vectorizer_ if normalized else self.vectorizer_
-        # Counts are finite and the parameters were checked at fit: without the checks, a request's 16 texts
-        # take 2.0 ms instead of 2.9 (measured).
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            return vectorizer.transform(texts).tocsr()
+        analyzer = analyze_normalized if normalized else analyze
+        vocabulary = self.vectorizer_.vocabulary_
+        indices: list[int] = []
+        counts: list[int] = []
+        indptr = [0]
+        for text in texts:
+            row: dict[int, int] = {}
+            for term in analyzer(text):
+                column = vocabulary.get(term)
+                if column is not None:
+                    row[column] = row.get(column, 0) + 1
+            for column in sorted(row):
+                indices.append(column)
+                counts.append(row[column])
+            indptr.append(len(indices))
+        data = np.asarray(counts, dtype=np.float32)
+        columns = np.asarray(indices, dtype=np.int32)
+        if self.sublinear_tf:
+            np.log(data, out=data)
+            data += 1.0
+        data *= self.vectorizer_.idf_[columns]
+        matrix = sp.csr_matrix((data, columns, np.asarray(indptr, dtype=np.int32)),
+                               shape=(len(indptr) - 1, len(vocabulary)))
+        inplace_csr_row_normalize_l2(matrix)
+        return matrix
 
     def similarity(self, queries: sp.csr_matrix, *, block: int = 1024, max_cells: int = 64_000_000) -> np.ndarray:
         """Dense (queries x institutions) cosine similarities of already transformed queries.

@@ -85,3 +85,24 @@ def test_similarity_is_the_same_in_any_tiles_and_blocks(monkeypatch) -> None:
     assert np.array_equal(tiled.similarity(queries, block=2, max_cells=8), expected)
     direct = (queries @ tiled.documents_).toarray()
     assert np.allclose(expected, direct, atol=1e-6) and (expected > 0.05).sum() > 10
+
+
+def test_the_fast_transform_equals_the_fitted_vectorizers_bit_for_bit() -> None:
+    """``TextIndex.transform`` skips scikit-learn's per-call checks but must compute exactly what it would."""
+    import numpy as np
+
+    from matching.retrieval import TextIndex
+
+    profiles = ["bank loans and guarantees 贷款 担保", "software training college 培训", "boiler energy saving 节能",
+                "land water electricity utility 用地 用水", "research institute technology transfer 研究"]
+    texts = ["loan loan loan for a boiler", "贷款担保 guarantee", "", "only unknown zzzz qqqq",
+             "Training 培训 for SOFTWARE and energy saving boiler", "the of and", "用地用地 land water 研究 loan"]
+    index = TextIndex().fit(profiles)
+    fast = index.transform(texts)
+    reference = index.vectorizer_.transform(texts).tocsr()
+    reference.sort_indices()
+    assert fast.shape == reference.shape and fast.dtype == reference.dtype == np.float32
+    assert np.array_equal(fast.indptr, reference.indptr) and np.array_equal(fast.indices, reference.indices)
+    assert np.array_equal(fast.data, reference.data)
+    assert fast.nnz > 10 and fast[2].nnz == 0 and fast[3].nnz == 0  # empty and unknown texts: zero rows
+    assert np.allclose(np.asarray(fast.multiply(fast).sum(axis=1)).ravel()[[0, 1, 4, 6]], 1.0, atol=1e-6)
