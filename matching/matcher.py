@@ -19,7 +19,7 @@ from matching.catalogue import Catalogue, build_catalogue
 from matching.eligibility import RULE_TEXT, RULES, check_rules, combine, eligibility_masks, eligible_matrix
 from matching.errors import NotFittedError
 from matching.explain import CATEGORY_THRESHOLD, ChosenPairs, diversify, explain_pairs
-from matching.features import pair_features, track_record
+from matching.features import FEATURE_NAMES, pair_features, track_record
 from matching.lexicon import CategoryDetector
 from matching.problems import PreparedProblems, as_problem_frame, prepare_problems, validate_problems
 from matching.ranking import BaselineRanker, Ranker
@@ -31,6 +31,7 @@ __all__ = ["Matcher", "Candidates", "FRAME_COLUMNS"]
 
 # The features the reasons speak of.
 _EXPLAINED = ("track_success_rate", "track_cases_log", "sector_fit", "region_fit", "amount_fit")
+_POSITIONS = {name: position for position, name in enumerate(FEATURE_NAMES)}
 
 
 @dataclass(slots=True)
@@ -274,13 +275,14 @@ class Matcher:
         bounds = np.searchsorted(candidates.problem_rows[order], np.append(rows, rows[-1] + 1))
         confidence_all = prepared.detection.confidence
         needs_many = ((confidence_all[rows] >= CATEGORY_THRESHOLD).sum(axis=1) > 1) & self.diversify
-        track = features["track_success_rate"].to_numpy(dtype=np.float64)
+        # The frame is one float block (``pair_features``): columns by position, without a frame lookup each.
+        values = features.to_numpy(dtype=np.float64, copy=False)
+        track = values[:, _POSITIONS["track_success_rate"]]
+        has_need = (confidence_all[rows] >= CATEGORY_THRESHOLD).any(axis=1)
         chosen_per_problem: list[np.ndarray | str] = []
         for local, row in enumerate(rows):
             start, stop = bounds[local], bounds[local + 1]
-            if not (confidence_all[row] >= CATEGORY_THRESHOLD).any() and (
-                candidates.best_similarity[local] < self.gibberish_similarity
-            ):
+            if not has_need[local] and candidates.best_similarity[local] < self.gibberish_similarity:
                 chosen_per_problem.append("the text states no need we recognise and matches no institution's profile")
             elif stop == start:
                 detail = ", ".join(f"{RULE_TEXT[r]}: {n[local]}" for r, n in candidates.excluded.items() if n[local])
@@ -298,16 +300,22 @@ class Matcher:
                 chosen_per_problem.append(passing[:k])
         chosen = [c for c in chosen_per_problem if not isinstance(c, str)]
         pairs = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
-        reasons = self._explain(prepared, candidates, features, pairs, track, order, bounds, rows)
+        reasons = self._explain(prepared, candidates, values, pairs, track, order, bounds, rows)
         return _Decided(candidates=candidates, chosen=chosen_per_problem, pairs=pairs, scores=scores, reasons=reasons)
 
-    def _explain(self, prepared: PreparedProblems, candidates: Candidates, features: pd.DataFrame,
+    def _explain(self, prepared: PreparedProblems, candidates: Candidates, values: np.ndarray,
                  pairs: np.ndarray, track: np.ndarray, order: np.ndarray, bounds: np.ndarray,
                  rows: np.ndarray) -> list[tuple[str, ...]]:
         catalogue = self.catalogue_
-        # Mean known track record over each problem's candidates, to say when an institution's is above it.
-        grouped = pd.Series(track[order]).groupby(np.repeat(np.arange(len(rows)), np.diff(bounds)))
-        track_mean = grouped.mean().reindex(range(len(rows))).to_numpy()
+        # Mean known track record over each problem's candidates, to say when an institution's is above it
+        # (NaN for a problem none of whose candidates has one).
+        group = np.repeat(np.arange(len(rows)), np.diff(bounds))
+        ordered = track[order]
+        known = ~np.isnan(ordered)
+        total = np.bincount(group[known], weights=ordered[known], minlength=len(rows))
+        count = np.bincount(group[known], minlength=len(rows))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            track_mean = np.where(count > 0, total / count, np.nan)
         local_of = {int(row): local for local, row in enumerate(rows)}
         problem_rows = candidates.problem_rows[pairs]
         institution_rows = candidates.institution_rows[pairs]
@@ -322,7 +330,7 @@ class Matcher:
         chosen = ChosenPairs(
             problem_rows=problem_rows,
             institution_rows=institution_rows,
-            features={name: features[name].to_numpy(dtype=np.float64)[pairs] for name in _EXPLAINED},
+            features={name: values[pairs, _POSITIONS[name]] for name in _EXPLAINED},
             track_mean=track_mean[[local_of[int(r)] for r in problem_rows]] if len(pairs) else np.zeros(0),
             shared_terms=shared,
         )
