@@ -23,6 +23,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from threadpoolctl import ThreadpoolController
 
@@ -111,6 +112,7 @@ class LearnedRanker:
         self.escalate_below = escalate_below
         self.manifest = dict(manifest or {})
         self._direct = _calibrated_parts(estimator)
+        self._trees = _tree_parts(self._direct[0]) if self._direct is not None else None
 
     def score(self, features: pd.DataFrame) -> np.ndarray:
         if not hasattr(self.estimator, "predict_proba"):
@@ -129,6 +131,8 @@ class LearnedRanker:
             if tuple(features.columns) != self.feature_names:
                 features = features.loc[:, list(self.feature_names)]
             matrix = np.ascontiguousarray(features.to_numpy(dtype=np.float64))
+            if self._trees is not None:
+                return np.asarray(calibrator.predict(_sum_of_trees(self._trees, matrix, max(1, self.threads))), dtype=np.float64)
             with warnings.catch_warnings(), sklearn.config_context(skip_parameter_validation=True):
                 # The model was fitted on a frame: it warns that an array has no column names. The columns
                 # are the bundle's feature names, in order, selected just above.
@@ -151,6 +155,40 @@ def _calibrated_parts(estimator: Any) -> tuple[Any, Any] | None:
             or not hasattr(base, "decision_function") or list(classes) != list(getattr(estimator, "classes_", ()))):
         return None
     return base, calibrators[0]
+
+
+def _tree_parts(base: Any) -> tuple[Any, ...] | None:
+    """What ``_sum_of_trees`` needs from a fitted binary ``HistGradientBoostingClassifier`` without categorical
+    features: (baseline, trees, known-category bitsets, feature map); ``None`` for anything else."""
+    if not isinstance(base, HistGradientBoostingClassifier) or getattr(base, "n_trees_per_iteration_", 0) != 1:
+        return None
+    if getattr(base, "is_categorical_", None) is not None or not hasattr(base, "_predictors"):
+        return None
+    try:
+        known, feature_map = base._bin_mapper.make_known_categories_bitsets()
+        parts = (base._baseline_prediction, [trees[0] for trees in base._predictors], known, feature_map)
+        probe = np.random.default_rng(0).normal(size=(64, base.n_features_in_))
+        probe[::7, ::3] = np.nan
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            agrees = np.array_equal(_sum_of_trees(parts, probe), base.decision_function(probe))
+    except Exception:  # another scikit-learn inside: the public path serves
+        return None
+    return parts if agrees else None
+
+
+def _sum_of_trees(parts: tuple[Any, ...], matrix: np.ndarray, threads: int = 1) -> np.ndarray:
+    """The raw score of ``decision_function`` for a C-contiguous float64 array: the baseline plus every tree's
+    leaf value, added in the same order (so the same floats), without the per-call input checks and
+    conversions around the trees (~25% of the scoring time of a request's pairs, profiled). Private
+    scikit-learn structures: ``_tree_parts`` checks the result against ``decision_function`` at load."""
+    baseline, trees, known, feature_map = parts
+    raw = np.zeros((matrix.shape[0], 1), dtype=baseline.dtype, order="F")
+    raw += baseline
+    column = raw[:, 0]
+    for tree in trees:
+        column += tree.predict(matrix, known, feature_map, threads)
+    return raw.ravel()
 
 
 _controller: ThreadpoolController | None = None

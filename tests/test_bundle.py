@@ -98,7 +98,7 @@ def test_the_trained_model_scores_as_its_predict_proba(calibration: str) -> None
     model = fit_classifier(features[:400], labels[:400], weights[:400], features[400:], labels[400:],
                            weights[400:], config=config)
     ranker = LearnedRanker(model, version="direct-1")
-    assert ranker._direct is not None  # the direct path is the one taken
+    assert ranker._direct is not None and ranker._trees is not None  # the direct paths are the ones taken
     shuffled = features.sample(frac=1.0, axis=1, random_state=0)  # columns in another order
     expected = model.predict_proba(features)[:, 1]
     assert np.array_equal(ranker.score(shuffled), expected)
