@@ -82,7 +82,7 @@ def validate_problems(frame: pd.DataFrame, *, regions: Sequence[str] = (), k: in
         issues.append(Issue(column="k", expected=f"an integer from 1 to {MAX_K}", found=repr(k)))
     known_regions = set(regions)
     sectors = set(SECTORS)
-    amounts = pd.to_numeric(frame["amount"], errors="coerce")
+    amounts = _numeric(frame, "amount")  # NaN where missing or not a number
     for row, (text, sector, region, amount, parsed) in enumerate(
         zip(frame["text"], frame["sector"], frame["region"], frame["amount"], amounts, strict=True)
     ):
