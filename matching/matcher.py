@@ -194,7 +194,10 @@ class Matcher:
     def candidates(self, prepared: PreparedProblems, rows: np.ndarray, n: int | None = None) -> Candidates:
         """Top-n eligible institutions per problem by text similarity, category-kind prior and overlap."""
         catalogue = self.catalogue_
-        similarity = catalogue.index.similarity(prepared.queries[rows])
+        queries = prepared.queries
+        if not np.array_equal(rows, np.arange(queries.shape[0])):
+            queries = queries[rows]  # only a chunk needs a copy; all the rows in order (the usual case) do not
+        similarity = catalogue.index.similarity(queries)
         eligible, excluded = eligible_matrix(prepared, rows, catalogue, self.hard_rules_)
         confidence = prepared.detection.confidence[rows]
         # Candidate score: scaled text similarity plus the category fit (kind prior and profile overlap) as

@@ -92,14 +92,15 @@ class TextIndex:
         untiled, with identical values. Each score is summed over its query's terms in the same order
         whatever the block or tile, so chunking never changes a score."""
         self._check()
-        queries = sp.csr_matrix(queries, dtype=np.float32)
+        if not (sp.issparse(queries) and queries.format == "csr" and queries.dtype == np.float32):
+            queries = sp.csr_matrix(queries, dtype=np.float32)
         out = np.zeros((queries.shape[0], self.documents_.shape[1]), dtype=np.float32)
         for start in range(0, queries.shape[0], block):
             self._block(queries, start, min(start + block, queries.shape[0]), out, max_cells)
         return out
 
     def _block(self, queries: sp.csr_matrix, start: int, stop: int, out: np.ndarray, max_cells: int) -> None:
-        part = queries[start:stop]
+        part = queries if start == 0 and stop == queries.shape[0] else queries[start:stop]
         used = np.unique(part.indices)
         if used.size == 0:
             return
