@@ -75,3 +75,15 @@ def test_the_live_service_answers_every_request_as_its_openapi_document_says(liv
                 failures[f"{operation.method.upper()} {operation.path} ({mode.value})"] = str(error)[:3000]
     if failures:
         pytest.fail("\n\n".join(f"=== {name}\n{detail}" for name, detail in failures.items()), pytrace=False)
+
+
+def test_the_served_process_freezes_its_start_up_objects_out_of_garbage_collection(live: tuple[str, str]) -> None:
+    """``smematch serve`` freezes what exists after start-up (libraries, catalogue, model): full collections
+    then skip it. The metrics say how many objects were frozen and count collections per generation."""
+    import httpx
+
+    base_url, _ = live
+    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert float(values["smematch_gc_frozen_objects"]) > 10_000
+    assert {f'python_gc_collections_total{{generation="{g}"}}' for g in range(3)} <= values.keys()

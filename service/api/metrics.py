@@ -5,15 +5,20 @@ Exposed at ``/metrics`` in the text format:
   by route *template* (``/v1/enterprises/{enterprise_id}``), never the raw path, so ids do not explode labels;
 - ``smematch_recommendations_served_total`` (problems answered) and ``smematch_escalations_total``;
 - ``smematch_recommendation_batch_size`` (problems per engine call of the micro-batcher);
-- ``smematch_model_info{version,ranker}`` = 1 for the served model, and ``smematch_model_reloads_total{result}``.
+- ``smematch_model_info{version,ranker}`` = 1 for the served model, and ``smematch_model_reloads_total{result}``;
+- ``python_gc_collections_total{generation}`` (and objects collected, uncollectable) and
+  ``smematch_gc_frozen_objects`` (objects left out of collections since start-up).
 
 With several uvicorn workers each process exposes its own counters; a scraper sums them.
 """
 
 from __future__ import annotations
 
+import gc
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.gc_collector import GCCollector
 
 __all__ = ["Metrics", "CONTENT_TYPE_LATEST"]
 
@@ -49,6 +54,11 @@ class Metrics:
         self.reloads = Counter(
             "smematch_model_reloads", "Model reload attempts by result", ("result",), registry=self.registry
         )
+        # Garbage collection: collections and objects collected per generation, and how many objects were
+        # frozen at start-up (left out of every collection: see ``create_app``).
+        GCCollector(registry=self.registry)
+        Gauge("smematch_gc_frozen_objects", "Objects frozen out of garbage collection at start-up",
+              registry=self.registry).set_function(gc.get_freeze_count)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
