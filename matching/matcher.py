@@ -46,9 +46,12 @@ class Candidates:
     best_similarity: np.ndarray  # per problem of the chunk: its best similarity over all institutions
 
 
-def _stated(confidence: np.ndarray) -> list[int]:
-    """The categories one problem states (confidence at least ``CATEGORY_THRESHOLD``), most confident first."""
-    return [int(c) for c in np.argsort(-confidence) if confidence[c] >= CATEGORY_THRESHOLD]
+def _stated(confidence: np.ndarray) -> list[list[int]]:
+    """Per problem (a row of ``confidence``), the categories it states (confidence at least
+    ``CATEGORY_THRESHOLD``), most confident first; one sort for all rows."""
+    order = np.argsort(-confidence, axis=1)
+    stated = np.take_along_axis(confidence, order, axis=1) >= CATEGORY_THRESHOLD
+    return [row[keep].tolist() for row, keep in zip(order, stated, strict=True)]
 
 
 FRAME_COLUMNS = ("problem_id", "enterprise_id", "rank", "institution_id", "name", "kind", "score", "reasons",
@@ -88,7 +91,7 @@ class _Decided:
         score[shown] = self.scores[self.pairs]
         reasons[shown] = [" | ".join(r) for r in self.reasons]
         confidence = prepared.detection.confidence[rows]
-        categories = [";".join(CATEGORIES[c] for c in _stated(row)) for row in confidence]
+        categories = [";".join(CATEGORIES[c] for c in stated) for stated in _stated(confidence)]
         problems = prepared.frame.iloc[rows]
         return pd.DataFrame({
             "problem_id": np.repeat(problems["problem_id"].to_numpy(dtype=object), counts),
@@ -349,16 +352,18 @@ class Matcher:
         scores, reasons = decided.scores, decided.reasons
         catalogue, version = self.catalogue_, self.ranker_.version
         confidence_all = prepared.detection.confidence
+        stated = _stated(confidence_all[rows])
         problem_ids = prepared.frame["problem_id"].iloc[rows].tolist()
         ids, names = catalogue.ids, catalogue.names
-        kinds = [INSTITUTION_KINDS[k] for k in catalogue.kinds]
-        institution_rows = candidates.institution_rows[pairs].tolist()
+        chosen_rows = candidates.institution_rows[pairs]
+        kinds = [INSTITUTION_KINDS[k] for k in catalogue.kinds[chosen_rows].tolist()]  # per pair
+        institution_rows = chosen_rows.tolist()
         pair_scores = scores[pairs].tolist()
         out: list[Recommendation] = []
         cursor = 0
         for local, (row, chosen) in enumerate(zip(rows.tolist(), chosen_per_problem, strict=True)):
             confidence = confidence_all[row]
-            categories = {CATEGORIES[c]: float(confidence[c]) for c in _stated(confidence)}
+            categories = {CATEGORIES[c]: float(confidence[c]) for c in stated[local]}
             excluded = {rule: int(n[local]) for rule, n in candidates.excluded.items() if n[local]}
             problem_id = problem_ids[local]
             problem_id = None if problem_id is None or pd.isna(problem_id) else str(problem_id)
@@ -371,7 +376,7 @@ class Matcher:
             for rank in range(1, len(chosen) + 1):
                 institution = institution_rows[cursor]
                 ranked.append(RankedInstitution(
-                    institution_id=str(ids[institution]), name=str(names[institution]), kind=kinds[institution],
+                    institution_id=str(ids[institution]), name=str(names[institution]), kind=kinds[cursor],
                     score=pair_scores[cursor], rank=rank, reasons=reasons[cursor],
                 ))
                 cursor += 1

@@ -108,6 +108,8 @@ def validate_problems(frame: pd.DataFrame, *, regions: Sequence[str] = (), k: in
 
 def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
     values = frame[column]
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "fiu":  # plain numbers: NaN stays NaN
+        return values.to_numpy(dtype=np.float64)
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return values.to_numpy(dtype=np.float64, na_value=np.nan)
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
