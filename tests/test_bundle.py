@@ -103,3 +103,19 @@ def test_the_trained_model_scores_as_its_predict_proba(calibration: str) -> None
     expected = model.predict_proba(features)[:, 1]
     assert np.array_equal(ranker.score(shuffled), expected)
     assert len(np.unique(expected)) > 5  # isotonic makes steps, sigmoid a smooth range
+
+
+def test_a_calibrated_model_without_trees_is_scored_through_its_own_decision_function() -> None:
+    """The tree-by-tree path serves only gradient-boosted trees; another calibrated classifier keeps the public
+    path, with the same scores as its predict_proba."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    rng = np.random.default_rng(5)
+    features = pd.DataFrame(rng.random((300, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
+    labels = (features["text_similarity"] + 0.3 * rng.random(300) > 0.7).astype(int).to_numpy()
+    linear = LogisticRegression(max_iter=500).fit(features[:200], labels[:200])
+    model = CalibratedClassifierCV(FrozenEstimator(linear), method="sigmoid").fit(features[200:], labels[200:])
+    ranker = LearnedRanker(model, version="linear-1")
+    assert ranker._direct is not None and ranker._trees is None
+    assert np.allclose(ranker.score(features), model.predict_proba(features)[:, 1], rtol=0, atol=1e-12)
