@@ -41,7 +41,7 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 
-_COLUMNS = pd.Index(FEATURE_NAMES)  # built once: a new Index per call is ~5% of a one-problem request
+_COLUMNS = pd.Index(FEATURE_NAMES)  # built once: a new Index per call was a few per cent of a one-problem call
 
 
 def pair_features(

@@ -138,15 +138,15 @@ class LearnedRanker:
             matrix = np.ascontiguousarray(features.to_numpy(dtype=np.float64))
             if self._trees is not None:
                 raw = _sum_of_trees(self._trees, matrix, max(1, self.threads))
-                if self._sigmoid is not None:
-                    slope, intercept = self._sigmoid
-                    return np.asarray(expit(-(slope * raw + intercept)), dtype=np.float64)
-                return np.asarray(calibrator.predict(raw), dtype=np.float64)
-            with warnings.catch_warnings(), sklearn.config_context(skip_parameter_validation=True):
-                # The model was fitted on a frame: it warns that an array has no column names. The columns
-                # are the bundle's feature names, in order, selected just above.
-                warnings.filterwarnings("ignore", message="X does not have valid feature names")
-                raw = base.decision_function(matrix)
+            else:
+                with warnings.catch_warnings(), sklearn.config_context(skip_parameter_validation=True):
+                    # The model was fitted on a frame: it warns that an array has no column names. The
+                    # columns are the bundle's feature names, in order, selected just above.
+                    warnings.filterwarnings("ignore", message="X does not have valid feature names")
+                    raw = base.decision_function(matrix)
+            if self._sigmoid is not None:
+                slope, intercept = self._sigmoid
+                return np.asarray(expit(-(slope * raw + intercept)), dtype=np.float64)
             return np.asarray(calibrator.predict(raw), dtype=np.float64)
 
 
