@@ -21,7 +21,13 @@ from matching.errors import NotFittedError
 from matching.explain import CATEGORY_THRESHOLD, ChosenPairs, diversify, explain_pairs
 from matching.features import FEATURE_NAMES, pair_features, track_record
 from matching.lexicon import CategoryDetector
-from matching.problems import PreparedProblems, as_problem_frame, prepare_problems, validate_problems
+from matching.problems import (
+    PreparedProblems,
+    ProblemRows,
+    as_problem_columns,
+    prepare_problems,
+    validate_problems,
+)
 from matching.ranking import BaselineRanker, Ranker
 from matching.records import CATEGORIES, INSTITUTION_KINDS, Problem, RankedInstitution, Recommendation
 from matching.retrieval import top_k
@@ -92,10 +98,10 @@ class _Decided:
         reasons[shown] = [" | ".join(r) for r in self.reasons]
         confidence = prepared.detection.confidence[rows]
         categories = [";".join(CATEGORIES[c] for c in stated) for stated in _stated(confidence)]
-        problems = prepared.frame.iloc[rows]
+        problems = prepared.columns
         return pd.DataFrame({
-            "problem_id": np.repeat(problems["problem_id"].to_numpy(dtype=object), counts),
-            "enterprise_id": np.repeat(problems["enterprise_id"].to_numpy(dtype=object), counts),
+            "problem_id": np.repeat(problems["problem_id"][rows].astype(object), counts),
+            "enterprise_id": np.repeat(problems["enterprise_id"][rows].astype(object), counts),
             "rank": rank,
             "institution_id": institution_id,
             "name": name,
@@ -179,15 +185,13 @@ class Matcher:
         return self.catalogue_.regions
 
     # -- the pipeline, step by step (training reuses these) ---------------------------------------------
-    def prepare(
-        self, problems: pd.DataFrame | Sequence[Problem] | Problem, *, k: int | None = None, checked: bool = False
-    ) -> PreparedProblems:
+    def prepare(self, problems: ProblemRows, *, k: int | None = None, checked: bool = False) -> PreparedProblems:
         """Validate (unless ``checked``: the caller ran ``validate_problems`` on these rows) and vectorise."""
         self._check()
-        frame = as_problem_frame(problems)
+        columns = as_problem_columns(problems)
         if not checked:
-            validate_problems(frame, regions=self.catalogue_.regions, k=k)
-        return prepare_problems(frame, catalogue=self.catalogue_, detector=self.detector_)
+            validate_problems(columns, regions=self.catalogue_.regions, k=k)
+        return prepare_problems(columns, catalogue=self.catalogue_, detector=self.detector_)
 
     def chunks(self, n_problems: int) -> Iterator[np.ndarray]:
         size = max(1, self.chunk_cells // max(1, len(self.catalogue_)))
@@ -244,10 +248,10 @@ class Matcher:
         )
 
     # -- recommending -------------------------------------------------------------------------------------
-    def recommend(
-        self, problems: pd.DataFrame | Sequence[Problem] | Problem, k: int = 5
-    ) -> list[Recommendation]:
-        """Top-k institutions per problem, explained, or an escalation with its reason; in input order."""
+    def recommend(self, problems: ProblemRows, k: int = 5) -> list[Recommendation]:
+        """Top-k institutions per problem, explained, or an escalation with its reason; in input order.
+
+        ``problems``: a frame, ``Problem`` records or plain mappings with the same keys (``PROBLEM_COLUMNS``)."""
         prepared = self.prepare(problems, k=k)
         results: list[Recommendation] = []
         for rows in self.chunks(len(prepared)):
@@ -353,7 +357,7 @@ class Matcher:
         catalogue, version = self.catalogue_, self.ranker_.version
         confidence_all = prepared.detection.confidence
         stated = _stated(confidence_all[rows])
-        problem_ids = prepared.frame["problem_id"].iloc[rows].tolist()
+        problem_ids = prepared.columns["problem_id"][rows].tolist()
         ids, names = catalogue.ids, catalogue.names
         chosen_rows = candidates.institution_rows[pairs]
         kinds = [INSTITUTION_KINDS[k] for k in catalogue.kinds[chosen_rows].tolist()]  # per pair

@@ -7,8 +7,10 @@ more than one problem). ``prepare_problems`` returns a ``PreparedProblems`` the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,17 +22,20 @@ from matching.lexicon import CategoryDetector, Detection
 from matching.records import MAX_TEXT_LENGTH, SECTORS, Problem
 from matching.text import has_content, normalize
 
-__all__ = ["PreparedProblems", "as_problem_frame", "validate_problems", "prepare_problems", "MAX_K"]
+__all__ = ["PreparedProblems", "as_problem_frame", "as_problem_columns", "validate_problems", "prepare_problems",
+           "MAX_K", "PROBLEM_COLUMNS"]
 
 MAX_K = 50
 _SECTOR_POSITIONS = {s: i for i, s in enumerate(SECTORS)}
 OPTIONAL_COLUMNS = ("problem_id", "enterprise_id", "sector", "region", "amount", "employees",
                     "annual_revenue", "founded", "stated_at")
+PROBLEM_COLUMNS = ("text", *OPTIONAL_COLUMNS)
+_NUMERIC_COLUMNS = frozenset({"amount", "employees", "annual_revenue", "founded"})
 
 
 @dataclass(slots=True)
 class PreparedProblems:
-    frame: pd.DataFrame
+    columns: dict[str, np.ndarray]  # ``as_problem_columns``: the problems as given, one array per column
     normalized: list[str]
     queries: sp.csr_matrix
     detection: Detection
@@ -51,8 +56,7 @@ def as_problem_frame(problems: pd.DataFrame | Sequence[Problem] | Problem) -> pd
         problems = [problems]
     if isinstance(problems, pd.DataFrame):
         # ``reset_index`` returns a frame of its own (copy-on-write in pandas 3, a copy before): a later change
-        # to the caller's frame does not reach it, and nothing here writes to it. No second copy (a few
-        # percent of a one-problem request).
+        # to the caller's frame does not reach it, and nothing here writes to it.
         frame = problems.reset_index(drop=True)
     else:
         frame = pd.DataFrame([asdict(p) for p in problems])
@@ -66,14 +70,54 @@ def as_problem_frame(problems: pd.DataFrame | Sequence[Problem] | Problem) -> pd
     return frame
 
 
+ProblemRows = pd.DataFrame | Sequence[Problem | Mapping[str, Any]] | Problem
+
+
+def as_problem_columns(problems: ProblemRows | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Problems as one array per column of ``PROBLEM_COLUMNS`` (missing ones all None), in input order.
+
+    Takes a frame, ``Problem`` records or plain mappings (rows as an HTTP request gives them: no frame is
+    built for them). The arrays are what the pipeline reads column by column: a frame's column lookup costs
+    tens of microseconds in pandas, dozens of lookups a call; an array's, nothing (a quarter of a
+    one-problem call went to frame lookups and conversions, profiled). Numeric columns of a frame come as
+    float64 (NaN for missing), every other column as objects; rows' values are kept as given.
+    """
+    if isinstance(problems, Mapping):  # already columns (``validate_problems`` then ``prepare_problems``)
+        return dict(problems)
+    if isinstance(problems, pd.DataFrame):
+        if "text" not in problems.columns:
+            raise InvalidInput(Issue(column="text", expected="a column of problem texts", found="missing"))
+        empty = np.full(len(problems), None, dtype=object)
+        return {column: _frame_column(problems[column], column) if column in problems.columns else empty
+                for column in PROBLEM_COLUMNS}
+    rows = [asdict(p) if isinstance(p, Problem) else p for p in ([problems] if isinstance(problems, Problem)
+                                                                 else problems)]
+    if not any("text" in row for row in rows):
+        raise InvalidInput(Issue(column="text", expected="a column of problem texts", found="missing"))
+    count = len(rows)
+    return {column: np.fromiter((row.get(column) for row in rows), dtype=object, count=count)
+            for column in PROBLEM_COLUMNS}
+
+
+def _frame_column(values: pd.Series, column: str) -> np.ndarray:
+    if column in _NUMERIC_COLUMNS and pd.api.types.is_numeric_dtype(values.dtype) \
+            and not pd.api.types.is_bool_dtype(values.dtype):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if column == "stated_at" and pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values.to_numpy()
+    return values.to_numpy(dtype=object)
+
+
 def _none(value: object) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA or value is pd.NaT
 
 
-def validate_problems(frame: pd.DataFrame, *, regions: Sequence[str] = (), k: int | None = None) -> None:
+def validate_problems(problems: ProblemRows | Mapping[str, np.ndarray], *, regions: Sequence[str] = (),
+                      k: int | None = None) -> None:
     """Raise one InvalidInput listing every bad field; ``row`` is set when there is more than one problem."""
+    columns = as_problem_columns(problems)
     issues: list[Issue] = []
-    many = len(frame) > 1
+    many = len(columns["text"]) > 1
 
     def add(row: int, column: str, expected: str, found: str) -> None:
         issues.append(Issue(column=column, expected=expected, found=found, row=row + 1 if many else None))
@@ -82,9 +126,9 @@ def validate_problems(frame: pd.DataFrame, *, regions: Sequence[str] = (), k: in
         issues.append(Issue(column="k", expected=f"an integer from 1 to {MAX_K}", found=repr(k)))
     known_regions = set(regions)
     sectors = set(SECTORS)
-    amounts = _numeric(frame, "amount")  # NaN where missing or not a number
+    amounts = _numeric(columns["amount"])  # NaN where missing or not a number
     for row, (text, sector, region, amount, parsed) in enumerate(
-        zip(frame["text"], frame["sector"], frame["region"], frame["amount"], amounts, strict=True)
+        zip(columns["text"], columns["sector"], columns["region"], columns["amount"], amounts, strict=True)
     ):
         if not isinstance(text, str) or not text.strip():
             add(row, "text", "a non-empty problem statement", "empty text" if isinstance(text, str) else repr(text))
@@ -106,46 +150,49 @@ def validate_problems(frame: pd.DataFrame, *, regions: Sequence[str] = (), k: in
         raise InvalidInput(issues)
 
 
-def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
-    values = frame[column]
-    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "fiu":  # plain numbers: NaN stays NaN
-        return values.to_numpy(dtype=np.float64)
-    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+def _numeric(values: np.ndarray) -> np.ndarray:
+    """float64, NaN where missing or not a number."""
+    if values.dtype.kind in "fiub":
+        return values.astype(np.float64)
+    # Plain Python numbers and None (what a request holds) without pandas; anything else through to_numeric.
+    if all(value is None or (type(value) in (int, float)) for value in values):
+        return np.fromiter((np.nan if value is None else value for value in values), dtype=np.float64,
+                           count=len(values))
+    return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
 
 
-def _positions(values: pd.Series, positions: dict[str, int]) -> np.ndarray:
+def _positions(values: np.ndarray, positions: dict[str, int]) -> np.ndarray:
     """Each value's position in ``positions`` (-1: none or unknown). A dict lookup per row: for the few rows
     of a request, ``Series.map`` costs ~0.45 ms a column, more than the rest of the step."""
     return np.fromiter((positions.get(v, -1) if isinstance(v, str) else -1 for v in values),
                        dtype=np.int64, count=len(values))
 
 
-def _years(values: pd.Series) -> np.ndarray:
+def _years(values: np.ndarray) -> np.ndarray:
     """The year of each date (NaN when missing or unreadable)."""
-    if values.isna().all():  # ad-hoc requests state no date: skip parsing a column of nothing
+    if pd.isna(values).all():  # ad-hoc requests state no date: skip parsing a column of nothing
         return np.full(len(values), np.nan)
-    return pd.to_datetime(values, errors="coerce").dt.year.to_numpy(dtype=np.float64)
+    return pd.to_datetime(pd.Series(values), errors="coerce").dt.year.to_numpy(dtype=np.float64)
 
 
 def prepare_problems(
-    frame: pd.DataFrame, *, catalogue: Catalogue, detector: CategoryDetector
+    problems: ProblemRows | Mapping[str, np.ndarray], *, catalogue: Catalogue, detector: CategoryDetector
 ) -> PreparedProblems:
     """Vectorise validated problems against a catalogue (its index and its list of regions)."""
-    normalized = [normalize(t) for t in frame["text"]]
-    year = _years(frame["stated_at"])
-    year = np.where(np.isnan(year), float(pd.Timestamp.now().year), year)
-    founded = _numeric(frame, "founded")
+    columns = as_problem_columns(problems)
+    normalized = [normalize(t) for t in columns["text"]]
+    year = _years(columns["stated_at"])
+    year = np.where(np.isnan(year), float(datetime.now().year), year)
+    founded = _numeric(columns["founded"])
     return PreparedProblems(
-        frame=frame,
+        columns=columns,
         normalized=normalized,
         queries=catalogue.index.transform(normalized, normalized=True),
         detection=detector.detect(normalized),
-        sector=_positions(frame["sector"], _SECTOR_POSITIONS),
-        region=_positions(frame["region"], catalogue.region_positions),
-        amount=_numeric(frame, "amount"),
-        employees=_numeric(frame, "employees"),
-        revenue=_numeric(frame, "annual_revenue"),
+        sector=_positions(columns["sector"], _SECTOR_POSITIONS),
+        region=_positions(columns["region"], catalogue.region_positions),
+        amount=_numeric(columns["amount"]),
+        employees=_numeric(columns["employees"]),
+        revenue=_numeric(columns["annual_revenue"]),
         age=np.clip(year - founded, 0, None),
     )

@@ -112,6 +112,7 @@ class LearnedRanker:
         self.feature_names = tuple(feature_names)
         self.escalate_below = escalate_below
         self.manifest = dict(manifest or {})
+        self._ordered_columns: pd.Index | None = None  # the last column index seen in the bundle's order
         self._direct = _calibrated_parts(estimator)
         self._trees = _tree_parts(self._direct[0]) if self._direct is not None else None
         # A sigmoid calibrator's own computation, without its per-call input check (~4% of a one-problem call).
@@ -124,30 +125,36 @@ class LearnedRanker:
             raise NotFittedError("the estimator has no predict_proba: is it fitted?")
         if len(features) == 0:
             return np.zeros(0)
-        # Tree ensembles open an OpenMP region per tree: on a busy or shared machine the threads wait for each
-        # other's cores and one request's scoring goes from milliseconds to a second. One thread is steady.
-        with _openmp_threads(self.threads):
-            if self._direct is None:
+        if self._direct is None:
+            # Tree ensembles open an OpenMP region per tree: on a busy or shared machine the threads wait for
+            # each other's cores and one request's scoring goes from milliseconds to a second. One thread is
+            # steady.
+            with _openmp_threads(self.threads):
                 return self.estimator.predict_proba(features.loc[:, list(self.feature_names)])[:, 1]
-            # The same computation as predict_proba (tests/test_bundle.py checks they agree), on a float
-            # array: the checks predict_proba makes on a frame, three times over (calibration, frozen model,
-            # trees), cost as much as 250 trees on a request's 384 pairs (measured: 16.2 ms -> 8.2 ms).
-            base, calibrator = self._direct
+        # The same computation as predict_proba (tests/test_bundle.py checks they agree), on a float array: the
+        # checks predict_proba makes on a frame, three times over (calibration, frozen model, trees), cost as
+        # much as 250 trees on a request's 384 pairs (measured: 16.2 ms -> 8.2 ms).
+        base, calibrator = self._direct
+        if features.columns is not self._ordered_columns:  # ``pair_features`` reuses one column index
             if tuple(features.columns) != self.feature_names:
                 features = features.loc[:, list(self.feature_names)]
-            matrix = np.ascontiguousarray(features.to_numpy(dtype=np.float64))
-            if self._trees is not None:
-                raw = _sum_of_trees(self._trees, matrix, max(1, self.threads))
             else:
-                with warnings.catch_warnings(), sklearn.config_context(skip_parameter_validation=True):
-                    # The model was fitted on a frame: it warns that an array has no column names. The
-                    # columns are the bundle's feature names, in order, selected just above.
-                    warnings.filterwarnings("ignore", message="X does not have valid feature names")
-                    raw = base.decision_function(matrix)
-            if self._sigmoid is not None:
-                slope, intercept = self._sigmoid
-                return np.asarray(expit(-(slope * raw + intercept)), dtype=np.float64)
-            return np.asarray(calibrator.predict(raw), dtype=np.float64)
+                self._ordered_columns = features.columns
+        matrix = np.ascontiguousarray(features.to_numpy(dtype=np.float64))
+        if self._trees is not None:
+            # Each tree is told its thread count: no OpenMP limit to set and lift around them (~0.1 ms a call).
+            raw = _sum_of_trees(self._trees, matrix, max(1, self.threads))
+        else:
+            with _openmp_threads(self.threads), warnings.catch_warnings(), \
+                    sklearn.config_context(skip_parameter_validation=True):
+                # The model was fitted on a frame: it warns that an array has no column names. The columns
+                # are the bundle's feature names, in order, selected just above.
+                warnings.filterwarnings("ignore", message="X does not have valid feature names")
+                raw = base.decision_function(matrix)
+        if self._sigmoid is not None:
+            slope, intercept = self._sigmoid
+            return np.asarray(expit(-(slope * raw + intercept)), dtype=np.float64)
+        return np.asarray(calibrator.predict(raw), dtype=np.float64)
 
 
 def _calibrated_parts(estimator: Any) -> tuple[Any, Any] | None:
