@@ -20,6 +20,11 @@ _CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK_CLASS}]+|[a-z0-9]+(?:[-'][a-z0-9]+)*")
 _SPACE = re.compile(r"\s+")
 _CONTENT = re.compile(rf"[a-z0-9{_CJK_CLASS}]")
+# Characters that are content before normalising and stay content after it: NFKC leaves digits and unified
+# ideographs as they are, and ASCII letters too unless a combining mark follows (a + U+0301 composes to an
+# accented letter; every mark that composes with an ASCII letter is in U+0300-U+036F, checked exhaustively).
+# Compatibility ideographs are left to the full check.
+_PLAIN_CONTENT = re.compile(r"[0-9\u3400-\u4dbf\u4e00-\u9fff]|[A-Za-z](?![\u0300-\u036f])")
 
 STOPWORDS: frozenset[str] = frozenset(
     """a an and are as at be been but by can could do does for from had has have how i if in into is it its
@@ -36,7 +41,8 @@ def normalize(text: str) -> str:
 
 def has_content(text: str) -> bool:
     """True when the text holds at least one letter, digit or CJK character (not only punctuation/emoji)."""
-    return _CONTENT.search(normalize(text)) is not None
+    # Nearly every text has a plain letter, digit or ideograph: found as given, without normalising it first.
+    return _PLAIN_CONTENT.search(text) is not None or _CONTENT.search(normalize(text)) is not None
 
 
 def is_cjk_token(token: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -44,6 +46,22 @@ def test_content_requires_letters_digits_or_cjk() -> None:
     assert not has_content("!!! ??? 🎉🎉")
     assert has_content("电")
     assert has_content("x")
+
+
+_CONTENT_ALPHABET = st.sampled_from(list("aZ9 !?,.-") + ["\u0301", "\u0323", "\u0338", "\u20dd", "\u4e2d",
+                                                           "\uf900", "\uff21", "\u2460", "\u00c9", "\U0001f600"])
+
+
+@given(st.lists(_CONTENT_ALPHABET, max_size=6).map("".join))
+def test_content_is_what_the_normalised_text_holds_whatever_the_shortcut(text: str) -> None:
+    # ``has_content`` answers from the raw text when it can; the answer must be the normalised text's.
+    assert has_content(text) == (re.search(r"[a-z0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]", normalize(text))
+                                 is not None)
+
+
+def test_a_letter_that_composes_into_an_accented_one_is_not_plain_content() -> None:
+    assert not has_content("E\u0301")  # NFKC: one accented letter, which the content class does not hold
+    assert has_content("E\u0301x") and has_content("\uff21")  # a plain letter after it; a full-width A
 
 
 def test_readable_terms_keep_text_order_without_duplicates() -> None:
