@@ -20,6 +20,7 @@ from matching.records import Outcome, RankedInstitution, Recommendation
 from matching.tables import TABLE_NAMES, Tables, read_tables
 from service.cli import app
 from service.store import (
+    LoggedRecommendation,
     OutcomeConflict,
     RecommendationRow,
     StoreError,
@@ -32,6 +33,7 @@ from service.store import (
     import_tables,
     load_tables,
     log_recommendation,
+    log_recommendations,
     make_engine,
     record_outcome,
 )
@@ -302,6 +304,26 @@ def test_a_logged_recommendation_keeps_the_hash_of_the_text_never_the_text(stock
     with stocked.connect() as connection:
         row = connection.execute(select(RecommendationRow.__table__)).one()
     assert "五百万" not in repr(row)
+
+
+def test_the_log_reads_back_what_was_written_times_json_and_floats_included(stocked: Engine) -> None:
+    # The log is written through the driver with each column type's own conversion: what comes back must be
+    # what SQLAlchemy's own insert would have stored (times with and without microseconds, nested JSON).
+    shown = Recommendation(problem_id="P000001", institutions=(RankedInstitution("I0001", "x", "bank", 1 / 3, 1),),
+                           model_version="v")
+    moments = [datetime(2026, 1, 2, 3, 4, 5), datetime(2026, 1, 2, 3, 4, 5, 678901),
+               datetime(2026, 1, 2, 11, 4, 5, tzinfo=timezone(timedelta(hours=8)))]
+    ids = log_recommendations(stocked, [
+        LoggedRecommendation(shown, text="t", request={"k": 1, "nested": {"区": ["a", 2.5, None]}},
+                             enterprise_id="E000001", created_at=moment, propensities=[0.5])
+        for moment in moments
+    ])
+    entries = [get_logged(stocked, identifier) for identifier in ids]
+
+    assert [entry["created_at"] for entry in entries] == [moments[0], moments[1], datetime(2026, 1, 2, 3, 4, 5)]
+    assert all(entry["request"] == {"k": 1, "nested": {"区": ["a", 2.5, None]}} for entry in entries)
+    assert all(entry["problem_id"] == "P000001" and entry["enterprise_id"] == "E000001" for entry in entries)
+    assert [entry["items"][0]["score"] for entry in entries] == [1 / 3] * 3
 
 
 def test_a_stored_problem_comes_with_its_enterprise_context(stocked: Engine) -> None:
