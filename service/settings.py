@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     # An optional bootstrap admin key (only its hash is kept in memory); keys normally come from `smematch keys`.
     bootstrap_admin_key: str | None = None
     log_level: str = "info"
+    # FastAPI's built-in OpenTelemetry spans and metrics (needs providers configured by the operator).
+    opentelemetry: bool = False
 
     @field_validator("max_body_bytes", "max_k", "port")
     @classmethod

@@ -11,8 +11,8 @@ then answers the waiting requests and takes the next batch. One stage, not a pip
 and logging would split the clients into two alternating groups, halve the batches and cost more CPU per
 request (measured).
 
-Inputs: problems as plain rows (dicts with the columns of ``matching.problems``; checked at the edge) and
-``k``. Outputs: ``Recommendation`` lists in input order, already logged. The engine validates again; a problem
+Inputs: problems as plain rows (dicts with the keys of ``matching.problems.PROBLEM_COLUMNS``; checked at the
+edge) and ``k``. Outputs: ``Recommendation`` lists in input order, already logged. The engine validates again; a problem
 it refuses fails only its own request (the batch is then scored job by job).
 """
 
@@ -27,16 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from matching.records import Recommendation
 from service.api.metrics import Metrics
 from service.api.state import ModelState
 
-__all__ = ["Job", "Recommender", "LogWriter", "PROBLEM_COLUMNS"]
-
-PROBLEM_COLUMNS = ("text", "problem_id", "enterprise_id", "sector", "region", "amount", "employees",
-                   "annual_revenue", "founded", "stated_at")
+__all__ = ["Job", "Recommender", "LogWriter"]
 
 
 @dataclass(slots=True)
@@ -144,14 +139,15 @@ class Recommender:
         for job in jobs:
             groups[job.k].append(job)
         for k, group in groups.items():
-            # One frame per call: building frames is a large part of the engine's fixed cost per call.
+            # One call per k: the engine's fixed cost per call is most of a small batch's cost. The rows go in
+            # as they are (the engine reads them column by column; a frame built here cost ~0.3 ms a call).
             try:
-                results = matcher.recommend(_frame([row for job in group for row in job.rows]), k=k)
+                results = matcher.recommend([row for job in group for row in job.rows], k=k)
             except Exception:
                 # One bad problem fails the whole call: score the jobs one by one to fail only its request.
                 for job in group:
                     try:
-                        job.results = matcher.recommend(_frame(job.rows), k=k)
+                        job.results = matcher.recommend(job.rows, k=k)
                     except Exception as error:
                         job.error = error
                 continue
@@ -163,6 +159,3 @@ class Recommender:
         self.metrics.batch_size.observe(len(answered))
         self.metrics.served(len(answered), sum(r.escalate for r in answered))
 
-
-def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame.from_records(rows, columns=list(PROBLEM_COLUMNS))
