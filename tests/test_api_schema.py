@@ -87,3 +87,26 @@ def test_the_served_process_freezes_its_start_up_objects_out_of_garbage_collecti
     values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
     assert float(values["smematch_gc_frozen_objects"]) > 10_000
     assert {f'python_gc_collections_total{{generation="{g}"}}' for g in range(3)} <= values.keys()
+
+
+def test_the_served_process_checkpoints_its_sqlite_log_in_the_background(live: tuple[str, str]) -> None:
+    """The service's commits never checkpoint the write-ahead log themselves (``wal_autocheckpoint=0``): the
+    served process does it every second, and says so in its metrics."""
+    import time
+
+    import httpx
+
+    base_url, admin_key = live
+    for _ in range(3):  # something to checkpoint: logged recommendations
+        answer = httpx.post(f"{base_url}/v1/recommendations", json={"text": "need a loan for a kiln 贷款"},
+                            headers={"X-API-Key": admin_key}, timeout=30)
+        assert answer.status_code == 200
+    deadline = time.monotonic() + 10
+    while True:
+        text = httpx.get(f"{base_url}/metrics", timeout=10).text
+        values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+        if float(values["smematch_sqlite_checkpoints_total"]) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert float(values["smematch_sqlite_checkpoints_total"]) >= 2
+    assert float(values["smematch_sqlite_wal_frames"]) >= 0

@@ -24,7 +24,9 @@ from service.store import (
     OutcomeConflict,
     RecommendationRow,
     StoreError,
+    checkpoint,
     count_rows,
+    create_schema,
     database_url,
     get_institution,
     get_logged,
@@ -68,6 +70,26 @@ def test_a_plain_postgresql_url_gets_the_psycopg_driver() -> None:
     assert database_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
     assert database_url("postgres://u@h/db").drivername == "postgresql+psycopg"
     assert database_url("sqlite:///x.db").drivername == "sqlite"
+
+
+def test_background_checkpoints_leave_the_wal_to_checkpoint_and_it_copies_every_frame(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    quiet, plain = make_engine(url, background_checkpoints=True), make_engine(url)
+    try:
+        create_schema(quiet)
+        with quiet.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        with plain.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+        shown = Recommendation(problem_id=None, institutions=(RankedInstitution("I1", "x", "bank", 0.5, 1),))
+        log_recommendations(quiet, [LoggedRecommendation(shown, text=str(n)) for n in range(2000)])
+        frames, copied = checkpoint(quiet)
+
+        assert frames > 0 and copied == frames
+        assert checkpoint(quiet) == (frames, frames)  # nothing new since: the same frames, all copied
+    finally:
+        quiet.dispose()
+        plain.dispose()
 
 
 def test_an_unsupported_database_url_is_invalid_input() -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from matching.errors import InvalidInput, ModelError
@@ -44,7 +45,7 @@ from service.api.search import NameIndexes
 from service.api.security import KeyRing, hash_key
 from service.api.state import CURRENT, ModelState, initial_ranker
 from service.settings import Settings
-from service.store import create_schema, load_tables, make_engine
+from service.store import checkpoint, create_schema, load_tables, make_engine
 from service.web import mount_console
 
 __all__ = ["create_app"]
@@ -57,6 +58,7 @@ def create_app(
     settings: Settings,
     *,
     refresh_seconds: float = 30.0,
+    checkpoint_seconds: float = 1.0,
     key_cache_seconds: float = 5.0,
     max_batch: int = 64,
     freeze_gc: bool = False,
@@ -66,7 +68,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
+        # SQLite: the log's commits never stop to copy the write-ahead log into the database; ``_checkpoints``
+        # does it every ``checkpoint_seconds`` (see ``service.store.make_engine``).
+        engine = make_engine(settings.database_url, background_checkpoints=True)
         await run_in_threadpool(create_schema, engine)
         ranker, source = await run_in_threadpool(initial_ranker, settings.models_dir)
         lock = asyncio.Lock()
@@ -106,13 +110,16 @@ def create_app(
             # (``smematch serve``), not for tests that build many apps in one process.
             gc.collect()
             gc.freeze()
-        follower = asyncio.create_task(_follow(context, built_from, refresh_seconds, lock))
+        background = [asyncio.create_task(_follow(context, built_from, refresh_seconds, lock))]
+        if engine.dialect.name == "sqlite":
+            background.append(asyncio.create_task(_checkpoints(engine, metrics, checkpoint_seconds)))
         try:
             yield
         finally:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await context.recommender.stop()
             engine.dispose()
 
@@ -136,6 +143,21 @@ def create_app(
         app.include_router(router)
     mount_console(app, settings)
     return app
+
+
+async def _checkpoints(engine: Engine, metrics: Metrics, every: float) -> None:
+    """Checkpoint the SQLite write-ahead log every ``every`` seconds, in a thread (the fsync of the database
+    file runs outside the GIL and outside any request's commit)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            done = await run_in_threadpool(checkpoint, engine)
+        except Exception as error:  # retried next round; the log only grows meanwhile
+            log.warning("write-ahead log checkpoint failed", extra={"exception": type(error).__name__})
+            continue
+        if done is not None:
+            metrics.checkpoints.inc()
+            metrics.wal_frames.set(done[0])
 
 
 def _telemetry_options(settings: Settings) -> dict[str, Any]:

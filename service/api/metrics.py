@@ -6,6 +6,8 @@ Exposed at ``/metrics`` in the text format:
 - ``smematch_recommendations_served_total`` (problems answered) and ``smematch_escalations_total``;
 - ``smematch_recommendation_batch_size`` (problems per engine call of the micro-batcher);
 - ``smematch_model_info{version,ranker}`` = 1 for the served model, and ``smematch_model_reloads_total{result}``;
+- ``smematch_sqlite_checkpoints_total`` and ``smematch_sqlite_wal_frames`` (SQLite store: the background
+  checkpoints of its write-ahead log, see ``service.store.make_engine``);
 - ``python_gc_collections_total{generation}`` (and objects collected, uncollectable) and
   ``smematch_gc_frozen_objects`` (objects left out of collections since start-up).
 
@@ -53,6 +55,14 @@ class Metrics:
         )
         self.reloads = Counter(
             "smematch_model_reloads", "Model reload attempts by result", ("result",), registry=self.registry
+        )
+        self.checkpoints = Counter(
+            "smematch_sqlite_checkpoints", "Background checkpoints of the SQLite write-ahead log",
+            registry=self.registry,
+        )
+        self.wal_frames = Gauge(
+            "smematch_sqlite_wal_frames", "Frames in the SQLite write-ahead log at the last checkpoint",
+            registry=self.registry,
         )
         # Garbage collection: collections and objects collected per generation, and how many objects were
         # frozen at start-up (left out of every collection: see ``create_app``).

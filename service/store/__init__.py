@@ -17,7 +17,7 @@ records), ``errors`` (``OutcomeConflict``, ``StoreError``).
 """
 
 from service.store.bulk import ImportSummary, Progress, TableCounts, count_rows, import_tables, load_tables
-from service.store.engine import create_schema, database_url, describe, make_engine, reading, writing
+from service.store.engine import checkpoint, create_schema, database_url, describe, make_engine, reading, writing
 from service.store.errors import OutcomeConflict, StoreError, translated_errors
 from service.store.log import LoggedRecommendation, get_logged, log_recommendation, log_recommendations, text_hash
 from service.store.lookup import get_enterprise, get_institution, get_outcome, get_problem, problems_of
@@ -35,6 +35,7 @@ from service.store.outcomes import naive_utc, record_outcome, utc_now
 
 __all__ = [
     "make_engine",
+    "checkpoint",
     "create_schema",
     "database_url",
     "describe",

@@ -22,7 +22,7 @@ from matching.errors import InvalidInput, Issue
 from service.store.errors import translated_errors
 from service.store.models import Base
 
-__all__ = ["make_engine", "create_schema", "database_url", "writing", "reading", "describe"]
+__all__ = ["make_engine", "create_schema", "database_url", "writing", "reading", "describe", "checkpoint"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "smematch_write"
@@ -53,16 +53,41 @@ def describe(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str | URL, **options: Any) -> Engine:
-    """An engine for ``url``; ``options`` go to ``sqlalchemy.create_engine``."""
+def make_engine(url: str | URL, *, background_checkpoints: bool = False, **options: Any) -> Engine:
+    """An engine for ``url``; ``options`` go to ``sqlalchemy.create_engine``.
+
+    ``background_checkpoints`` (SQLite): no commit copies the write-ahead log back into the database file
+    (``wal_autocheckpoint=0``); the owner calls ``checkpoint(engine)`` from elsewhere, as the HTTP service
+    does every second. Otherwise the commit that fills the log to 1,000 pages does it, fsync of the database
+    file included: a log write of 16 recommendations then took 10-14 ms instead of ~2.5 (p99 of 1,500
+    batches 10.7 ms; 4.3 ms without, measured), a stall for every request waiting on that commit. Durability
+    is the same: a transaction is durable once its log frames are synced, which every commit does."""
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, **options)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, autocheckpoint=not background_checkpoints)
         return engine
     return create_engine(parsed, pool_pre_ping=True, **options)
+
+
+def checkpoint(engine: Engine) -> tuple[int, int] | None:
+    """Copy what the SQLite write-ahead log holds into the database file without waiting for anyone
+    (``PASSIVE``: readers and writers go on meanwhile). Returns (log frames, frames checkpointed), or
+    ``None`` for another database."""
+    if engine.dialect.name != "sqlite":
+        return None
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()  # autocommit (see ``_configure_sqlite``): no transaction around it
+        try:
+            _busy, frames, copied = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
+    return int(frames), int(copied)
 
 
 def create_schema(engine: Engine) -> None:
@@ -71,7 +96,7 @@ def create_schema(engine: Engine) -> None:
         Base.metadata.create_all(engine)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, autocheckpoint: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below, not the sqlite3 module, decide where transactions start.
@@ -82,6 +107,8 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if not autocheckpoint:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
         finally:
             cursor.close()
 
