@@ -180,8 +180,9 @@ class CategoryDetector:
                     resolved[word] = self._english_terms[column]
         return resolved
 
-    def detect(self, normalized_texts: Sequence[str]) -> Detection:
-        tokenised = [words(text) for text in normalized_texts]
+    def detect(self, normalized_texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None) -> Detection:
+        """Categories of already normalised texts (``tokens``: their ``words``, when the caller has them)."""
+        tokenised = [words(text) for text in normalized_texts] if tokens is None else tokens
         vocabulary = sorted({t for tokens in tokenised for t in tokens if not is_cjk_token(t)})
         resolved = self._resolve_words(vocabulary)
         confidence = np.zeros((len(normalized_texts), len(CATEGORIES)), dtype=np.float64)

@@ -333,7 +333,7 @@ class Matcher:
         shared: list[list[str]] = []
         for row, institution in zip(problem_rows.tolist(), institution_rows.tolist(), strict=True):
             if row not in terms:
-                terms[row] = list(dict.fromkeys([*readable_terms(prepared.normalized[row]),
+                terms[row] = list(dict.fromkeys([*readable_terms(prepared.normalized[row], prepared.tokens[row]),
                                                  *prepared.detection.terms[row]]))
             profile = catalogue.terms[institution]
             shared.append([t for t in terms[row] if t in profile][:4])

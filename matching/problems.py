@@ -20,7 +20,7 @@ from matching.catalogue import Catalogue
 from matching.errors import InvalidInput, Issue
 from matching.lexicon import CategoryDetector, Detection
 from matching.records import MAX_TEXT_LENGTH, SECTORS, Problem
-from matching.text import has_content, normalize
+from matching.text import has_content, normalize, words
 
 __all__ = ["PreparedProblems", "as_problem_frame", "as_problem_columns", "validate_problems", "prepare_problems",
            "MAX_K", "PROBLEM_COLUMNS"]
@@ -37,6 +37,7 @@ _NUMERIC_COLUMNS = frozenset({"amount", "employees", "annual_revenue", "founded"
 class PreparedProblems:
     columns: dict[str, np.ndarray]  # ``as_problem_columns``: the problems as given, one array per column
     normalized: list[str]
+    tokens: list[list[str]]  # ``matching.text.words`` of each normalised text: split once, read three times
     queries: sp.csr_matrix
     detection: Detection
     sector: np.ndarray  # index into SECTORS, -1 when not given
@@ -181,14 +182,16 @@ def prepare_problems(
     """Vectorise validated problems against a catalogue (its index and its list of regions)."""
     columns = as_problem_columns(problems)
     normalized = [normalize(t) for t in columns["text"]]
+    tokens = [words(text) for text in normalized]
     year = _years(columns["stated_at"])
     year = np.where(np.isnan(year), float(datetime.now().year), year)
     founded = _numeric(columns["founded"])
     return PreparedProblems(
         columns=columns,
         normalized=normalized,
-        queries=catalogue.index.transform(normalized, normalized=True),
-        detection=detector.detect(normalized),
+        tokens=tokens,
+        queries=catalogue.index.transform(normalized, normalized=True, tokens=tokens),
+        detection=detector.detect(normalized, tokens),
         sector=_positions(columns["sector"], _SECTOR_POSITIONS),
         region=_positions(columns["region"], catalogue.region_positions),
         amount=_numeric(columns["amount"]),

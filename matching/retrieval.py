@@ -16,7 +16,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from matching.errors import NotFittedError
-from matching.text import analyze, analyze_normalized
+from matching.text import analyze, analyze_normalized, terms_of_words
 
 __all__ = ["TextIndex", "top_k", "TILE"]
 
@@ -46,8 +46,10 @@ class TextIndex:
         if not hasattr(self, "vectorizer_"):
             raise NotFittedError("TextIndex is not fitted yet: call fit(profiles) first.")
 
-    def transform(self, texts: Sequence[str], *, normalized: bool = False) -> sp.csr_matrix:
-        """TF-IDF vectors of ``texts`` (``normalized``: already through ``matching.text.normalize``).
+    def transform(self, texts: Sequence[str], *, normalized: bool = False,
+                  tokens: Sequence[Sequence[str]] | None = None) -> sp.csr_matrix:
+        """TF-IDF vectors of ``texts`` (``normalized``: already through ``matching.text.normalize``; ``tokens``:
+        each text's ``matching.text.words``, when the caller has them already).
 
         The fitted vectoriser's computation (counts of known terms, ``1 + log`` of each, times the IDF, rows
         scaled to unit length by scikit-learn's own routine), without its per-call checks and conversions:
@@ -55,13 +57,14 @@ class TextIndex:
         the vectoriser's ``transform``, bit for bit."""
         self._check()
         analyzer = analyze_normalized if normalized else analyze
+        analysed = (analyzer(text) for text in texts) if tokens is None else map(terms_of_words, tokens)
         vocabulary = self.vectorizer_.vocabulary_
         indices: list[int] = []
         counts: list[int] = []
         indptr = [0]
-        for text in texts:
+        for terms in analysed:
             row: dict[int, int] = {}
-            for term in analyzer(text):
+            for term in terms:
                 column = vocabulary.get(term)
                 if column is not None:
                     row[column] = row.get(column, 0) + 1

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
-__all__ = ["normalize", "analyze", "analyze_normalized", "words", "readable_terms", "has_content", "is_cjk_token",
-           "STOPWORDS"]
+__all__ = ["normalize", "analyze", "analyze_normalized", "terms_of_words", "words", "readable_terms", "has_content",
+           "is_cjk_token", "STOPWORDS"]
 
 _CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK_CLASS}]+|[a-z0-9]+(?:[-'][a-z0-9]+)*")
@@ -76,9 +77,14 @@ def analyze(text: str) -> list[str]:
 
 def analyze_normalized(normalized: str) -> list[str]:
     """``analyze`` of a text already through ``normalize`` (the engine normalises each problem once)."""
+    return terms_of_words(words(normalized))
+
+
+def terms_of_words(tokens: Sequence[str]) -> list[str]:
+    """``analyze_normalized`` of a text whose ``words`` are ``tokens`` (the engine splits each problem once)."""
     terms: list[str] = []
     previous: str | None = None
-    for token in words(normalized):
+    for token in tokens:
         if is_cjk_token(token):
             terms.extend(_cjk_terms(token))
             previous = None
@@ -91,10 +97,11 @@ def analyze_normalized(normalized: str) -> list[str]:
     return terms
 
 
-def readable_terms(normalized: str) -> list[str]:
-    """Terms a person would recognise, in text order: Latin words of 3+ letters and CJK character pairs."""
+def readable_terms(normalized: str, tokens: Sequence[str] | None = None) -> list[str]:
+    """Terms a person would recognise, in text order: Latin words of 3+ letters and CJK character pairs.
+    ``tokens``: the text's ``words`` when the caller has them already."""
     out: dict[str, None] = {}
-    for token in words(normalized):
+    for token in words(normalized) if tokens is None else tokens:
         if is_cjk_token(token):
             for i in range(len(token) - 1):
                 out[token[i : i + 2]] = None
