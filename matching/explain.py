@@ -79,31 +79,37 @@ def explain_pairs(
     region_specific = (pairs.features["region_fit"] >= 1.0) & (region[p] >= 0)
     amount_known = ~np.isnan(pairs.features["amount_fit"]) & ~np.isnan(amount[p])
     low = np.nan_to_num(min_amount[i], nan=0.0)
+    # The loop reads Python values: a numpy scalar per lookup and per formatted number cost about as much as
+    # the text itself (same strings: a numpy float formats as the float it holds).
+    pair_sector, pair_region, pair_amount = sector[p].tolist(), region[p].tolist(), amount[p].tolist()
     out: list[tuple[str, ...]] = []
-    for j in range(len(p)):
+    for (fits, category, certainty, kind_j, shared, good, rate_j, cases_j, in_sector, in_region, known, low_j,
+         high_j, sector_j, region_j, amount_j) in zip(
+            has_fit.tolist(), best.tolist(), best_conf.tolist(), kind.tolist(), pairs.shared_terms,
+            good_track.tolist(), rate.tolist(), cases.tolist(), sector_specific.tolist(), region_specific.tolist(),
+            amount_known.tolist(), low.tolist(), max_amount[i].tolist(), pair_sector, pair_region, pair_amount,
+            strict=True):
         reasons: list[str] = []
-        if has_fit[j]:
+        if fits:
             reasons.append(
-                f"need detected: {CATEGORIES[best[j]].replace('_', ' ')} ({best_conf[j]:.0%} confident), "
-                f"which {_KIND_WORDS[INSTITUTION_KINDS[kind[j]]]} handles"
+                f"need detected: {CATEGORIES[category].replace('_', ' ')} ({certainty:.0%} confident), "
+                f"which {_KIND_WORDS[INSTITUTION_KINDS[kind_j]]} handles"
             )
-        if pairs.shared_terms[j]:
-            reasons.append("matched terms: " + ", ".join(pairs.shared_terms[j]))
-        if good_track[j]:
-            reasons.append(f"track record: about {rate[j]:.0%} of {cases[j]:.0f} past cases solved")
-        if sector_specific[j]:
-            reasons.append(f"specialises in the {SECTORS[sector[p[j]]].replace('_', ' ')} sector")
-        if region_specific[j]:
-            reasons.append(f"serves the {regions[region[p[j]]]} district specifically")
+        if shared:
+            reasons.append("matched terms: " + ", ".join(shared))
+        if good:
+            reasons.append(f"track record: about {rate_j:.0%} of {cases_j:.0f} past cases solved")
+        if in_sector:
+            reasons.append(f"specialises in the {SECTORS[sector_j].replace('_', ' ')} sector")
+        if in_region:
+            reasons.append(f"serves the {regions[region_j]} district specifically")
         checks = ["active"]
-        if region[p[j]] >= 0:
+        if region_j >= 0:
             checks.append("region")
-        if sector[p[j]] >= 0:
+        if sector_j >= 0:
             checks.append("sector")
-        if amount_known[j]:
-            reasons.append(
-                f"amount {_money(amount[p[j]])} is within its range {_money(low[j])}-{_money(max_amount[i[j]])}"
-            )
+        if known:
+            reasons.append(f"amount {_money(amount_j)} is within its range {_money(low_j)}-{_money(high_j)}")
             checks.append("amount")
         checks.append("capacity")
         reasons.append("eligibility passed: " + ", ".join(checks))
