@@ -127,6 +127,27 @@ def test_bad_recommendation_requests_are_422_naming_the_field(shared_api: Api, b
     assert field in {item["field"] for item in error["detail"]}
 
 
+@pytest.mark.parametrize(("method", "path", "role"), [
+    ("get", "/v1/enterprises?regoin=Dongcheng", "caseworker"),
+    ("get", "/v1/outcomes?statuss=solved", "caseworker"),
+    ("post", "/v1/recommendations?k=3", "caseworker"),  # k belongs in the body
+    ("get", "/healthz?verbose=1", "caseworker"),
+    ("get", "/v1/model?version=x", "analyst"),
+])
+def test_a_query_parameter_the_route_does_not_take_is_422_naming_it(shared_api: Api, method: str, path: str,
+                                                                    role: str) -> None:
+    options = {"json": {"text": "need a loan"}} if method == "post" else {}
+    response = getattr(shared_api, method)(path, role=role, **options)
+    name = path.split("?")[1].split("=")[0]
+    assert response.status_code == 422
+    assert response.json()["detail"] == [{"field": name, "problem": "not a query parameter of this route"}]
+
+
+def test_the_query_parameters_a_route_takes_still_pass(shared_api: Api) -> None:
+    assert shared_api.get("/v1/enterprises?region=Dongcheng&q=tea").status_code == 200
+    assert shared_api.get("/v1/outcomes?status=solved").status_code == 200
+
+
 def test_a_body_that_is_not_json_is_422_not_500(shared_api: Api) -> None:
     response = shared_api.post("/v1/recommendations", content=b"{not json",
                                headers={"Content-Type": "application/json"})

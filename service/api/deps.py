@@ -8,11 +8,12 @@ indexes) and hung on ``app.state``; routes take ``Ctx``. Role aliases (``Casewor
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -26,7 +27,8 @@ from service.api.security import Caller, KeyRing, allows
 from service.api.state import ModelState
 from service.settings import Settings
 
-__all__ = ["Context", "Ctx", "Caseworker", "Analyst", "Admin", "API_KEY_HEADER", "require", "no_unknown_query"]
+__all__ = ["Context", "Ctx", "Caseworker", "Analyst", "Admin", "API_KEY_HEADER", "require", "no_unknown_query",
+           "QueryCheckedRoute"]
 
 API_KEY_HEADER = "X-API-Key"
 _scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="an API key from `smematch keys create`")
@@ -95,6 +97,23 @@ async def no_unknown_query(request: Request) -> None:
     if unknown:
         raise ApiError(422, "the request is not valid",
                        [{"field": name, "problem": "not a query parameter of this route"} for name in unknown])
+
+
+class QueryCheckedRoute(APIRoute):
+    """A route that refuses query parameters it does not take (``no_unknown_query``), for every router of the
+    app (``APIRouter(route_class=QueryCheckedRoute)``). Checked before FastAPI solves the route's dependencies,
+    and only when there is a query string: as an app-wide dependency the check cost every request ~30-40 us
+    of dependency solving, a fifth of ``/healthz`` (measured in-process)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            if request.scope.get("query_string"):
+                await no_unknown_query(request)
+            return await handler(request)
+
+        return checked
 
 
 Caseworker = Annotated[Caller, Depends(require(Role.caseworker))]

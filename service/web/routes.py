@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from matching.records import OUTCOME_STATUSES, SECTORS
-from service.api.deps import Analyst, Caseworker
+from service.api.deps import Analyst, Caseworker, QueryCheckedRoute
 from service.api.routes import responses
 from service.api.schemas import Role
 from service.settings import Settings
@@ -61,7 +61,7 @@ def _safe_link(url: str | None) -> str | None:
 
 
 def console_router(settings: Settings, templates: Path, *, runs_ttl_seconds: float = 30.0) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(route_class=QueryCheckedRoute)
     environment = Environment(loader=FileSystemLoader(templates), autoescape=select_autoescape(default=True))
     page = environment.get_template("console.html")
     remembered: dict[str, tuple[float, RunsReport]] = {}

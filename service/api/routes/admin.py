@@ -8,13 +8,13 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from service.api import keys
-from service.api.deps import Admin, Ctx
+from service.api.deps import Admin, Ctx, QueryCheckedRoute
 from service.api.errors import ApiError
 from service.api.routes import responses
 from service.api.routes.records import IdPath
 from service.api.schemas import KeyCreatedOut, KeyIn, KeyOut
 
-router = APIRouter(prefix="/v1/admin/keys", tags=["admin"])
+router = APIRouter(prefix="/v1/admin/keys", tags=["admin"], route_class=QueryCheckedRoute)
 
 
 @router.post("", response_model=KeyCreatedOut, status_code=201, responses=responses(401, 403, 413, 422, 503))

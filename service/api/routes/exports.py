@@ -9,12 +9,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from service.api import records
-from service.api.deps import Analyst, Ctx
+from service.api.deps import Analyst, Ctx, QueryCheckedRoute
 from service.api.routes import responses
 from service.api.routes.outcomes import OptionalId
 from service.api.schemas import Status
 
-router = APIRouter(prefix="/v1/exports", tags=["exports"])
+router = APIRouter(prefix="/v1/exports", tags=["exports"], route_class=QueryCheckedRoute)
 
 
 @router.get("/outcomes", response_class=StreamingResponse, responses={

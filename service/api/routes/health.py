@@ -9,11 +9,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import Ctx
+from service.api.deps import Ctx, QueryCheckedRoute
 from service.api.metrics import CONTENT_TYPE_LATEST
 from service.api.schemas import HealthOut, ReadyOut
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=QueryCheckedRoute)
 
 
 @router.get("/healthz", response_model=HealthOut)

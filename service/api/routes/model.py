@@ -15,12 +15,12 @@ from fastapi import APIRouter, Body
 from starlette.concurrency import run_in_threadpool
 
 from matching.errors import ModelError
-from service.api.deps import Admin, Analyst, Ctx
+from service.api.deps import Admin, Analyst, Ctx, QueryCheckedRoute
 from service.api.errors import ApiError
 from service.api.routes import responses
 from service.api.schemas import ModelOut, ReloadIn, ReloadOut
 
-router = APIRouter(prefix="/v1", tags=["model"])
+router = APIRouter(prefix="/v1", tags=["model"], route_class=QueryCheckedRoute)
 
 
 def _bundle_folder(models_dir: Path, path: str) -> Path:

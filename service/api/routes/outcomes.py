@@ -15,14 +15,14 @@ from starlette.concurrency import run_in_threadpool
 
 from matching.records import Outcome
 from service.api import records
-from service.api.deps import Caseworker, Ctx
+from service.api.deps import Caseworker, Ctx, QueryCheckedRoute
 from service.api.errors import ApiError
 from service.api.routes import responses
 from service.api.routes.records import IdPath
 from service.api.schemas import Id, OutcomeIn, OutcomeOut, OutcomePage, Short, Status
 from service.store import get_outcome, record_outcome
 
-router = APIRouter(prefix="/v1", tags=["outcomes"])
+router = APIRouter(prefix="/v1", tags=["outcomes"], route_class=QueryCheckedRoute)
 
 # Filters use the body's string types: their patterns keep NUL and control characters out of SQL parameters.
 OptionalId = Annotated[Id | None, Query()]

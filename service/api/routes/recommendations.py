@@ -9,13 +9,13 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.batching import Job
-from service.api.deps import Caseworker, Context
+from service.api.deps import Caseworker, Context, QueryCheckedRoute
 from service.api.errors import ApiError
 from service.api.recommending import check_rows, new_recommendation_id, problems_for, response, unknown_regions
 from service.api.routes import responses
 from service.api.schemas import RecommendationIn, RecommendationOut, TextSubject
 
-router = APIRouter(prefix="/v1", tags=["recommendations"])
+router = APIRouter(prefix="/v1", tags=["recommendations"], route_class=QueryCheckedRoute)
 
 
 @router.post(

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api import records
-from service.api.deps import Caseworker, Ctx
+from service.api.deps import Caseworker, Ctx, QueryCheckedRoute
 from service.api.errors import ApiError
 from service.api.routes import responses
 from service.api.schemas import (
@@ -34,7 +34,7 @@ from service.api.schemas import (
     Short,
 )
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=QueryCheckedRoute)
 
 IdPath = Annotated[Id, Path()]
 Q = Annotated[Name | None, Query(description="a name (typos and parts are fine)")]
