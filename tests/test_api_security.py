@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from service.api.security import hash_key
 from service.cli import app as cli
-from service.store import ApiKeyRow, make_engine
+from service.store import ApiKeyRow, get_logged, make_engine
 
 SECRET_TEXT = "Zanzibar-Quokka-Widget factory needs a loan 需要贷款"
 
@@ -34,6 +34,25 @@ def test_a_missing_or_unknown_key_is_401(api: Api) -> None:
     assert missing.headers["www-authenticate"] == "X-API-Key"
     wrong = api.client.get("/v1/enterprises/E000001", headers={"X-API-Key": "smk_not-a-key"})
     assert wrong.status_code == 401
+
+
+@pytest.mark.parametrize("body", [b'{"text": "need a loan"}', b'{"k": "many"}', b"{not json"])
+def test_the_recommendation_route_checks_the_key_before_the_body(api: Api, body: bytes) -> None:
+    # The route checks its role itself (``requires_role``), before FastAPI reads the body: no key or an unknown
+    # one is 401 whatever the body, as for the routes that take a role parameter.
+    for headers in ({}, {"X-API-Key": "smk_not-a-key"}):
+        answer = api.client.post("/v1/recommendations", content=body,
+                                 headers={"Content-Type": "application/json", **headers})
+        assert answer.status_code == 401 and answer.headers["www-authenticate"] == "X-API-Key"
+
+
+def test_a_recommendation_is_logged_under_the_key_that_asked_for_it(api: Api) -> None:
+    keys = {k["role"]: k["key_id"] for k in api.get("/v1/admin/keys", role="admin").json()}
+    for role in ("caseworker", "analyst"):
+        answer = api.post("/v1/recommendations", role=role, json={"text": "need a bank loan for a new kiln"})
+        assert answer.status_code == 200
+        logged = get_logged(api.engine, answer.json()["results"][0]["recommendation_id"])
+        assert logged is not None and logged["request"]["key_id"] == keys[role]
 
 
 @pytest.mark.parametrize(

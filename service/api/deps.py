@@ -28,7 +28,7 @@ from service.api.state import ModelState
 from service.settings import Settings
 
 __all__ = ["Context", "Ctx", "Caseworker", "Analyst", "Admin", "API_KEY_HEADER", "require", "no_unknown_query",
-           "QueryCheckedRoute"]
+           "QueryCheckedRoute", "authorize", "requires_role", "SECURITY"]
 
 API_KEY_HEADER = "X-API-Key"
 _scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="an API key from `smematch keys create`")
@@ -57,22 +57,44 @@ def require(role: Role) -> Callable[..., Awaitable[Caller]]:
     """A dependency that lets callers with at least ``role`` through and refuses the rest."""
 
     async def check(request: Request, key: Annotated[str | None, Depends(_scheme)]) -> Caller:
-        if not key:
-            raise ApiError(401, f"an API key is required in the {API_KEY_HEADER} header",
-                           headers={"WWW-Authenticate": API_KEY_HEADER})
-        keys: KeyRing = request.app.state.context.keys
-        known, caller = keys.cached(key)
-        if not known:
-            caller = await run_in_threadpool(keys.resolve, key)
-        if caller is None:
-            raise ApiError(401, "the API key is unknown or revoked", headers={"WWW-Authenticate": API_KEY_HEADER})
-        if not allows(caller.role, role):
-            raise ApiError(403, f"this needs the {role.value} role; the key has the {caller.role} role")
-        request.state.key_id = caller.key_id
-        return caller
+        return await authorize(request, role, key)
 
     check.__name__ = f"require_{role.value}"
     return check
+
+
+async def authorize(request: Request, role: Role, key: str | None) -> Caller:
+    """The caller of the key ``key`` (the ``X-API-Key`` header), if its role is at least ``role``; else 401/403."""
+    if not key:
+        raise ApiError(401, f"an API key is required in the {API_KEY_HEADER} header",
+                       headers={"WWW-Authenticate": API_KEY_HEADER})
+    keys: KeyRing = request.app.state.context.keys
+    known, caller = keys.cached(key)
+    if not known:
+        caller = await run_in_threadpool(keys.resolve, key)
+    if caller is None:
+        raise ApiError(401, "the API key is unknown or revoked", headers={"WWW-Authenticate": API_KEY_HEADER})
+    if not allows(caller.role, role):
+        raise ApiError(403, f"this needs the {role.value} role; the key has the {caller.role} role")
+    request.state.key_id = caller.key_id
+    return caller
+
+
+def requires_role(role: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark an endpoint of a ``QueryCheckedRoute`` as needing ``role``: the route checks the key before FastAPI
+    reads the body (so 401/403 come before any 422, as with a ``Caseworker`` parameter) and leaves the caller
+    in ``request.state.caller``; the OpenAPI document gets the same security requirement as from a role
+    parameter (``SECURITY``, given as the route's ``openapi_extra``). For the one route the service answers
+    most: two dependencies fewer for FastAPI to solve (~30 us each, measured in-process)."""
+
+    def mark(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        endpoint.required_role = role  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
+SECURITY = {"security": [{_scheme.scheme_name: []}]}
 
 
 def _query_names(dependant: Any) -> frozenset[str]:
@@ -107,10 +129,13 @@ class QueryCheckedRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        role: Role | None = getattr(self.endpoint, "required_role", None)  # ``requires_role``
 
         async def checked(request: Request) -> Response:
             if request.scope.get("query_string"):
                 await no_unknown_query(request)
+            if role is not None:
+                request.state.caller = await authorize(request, role, request.headers.get(API_KEY_HEADER))
             return await handler(request)
 
         return checked

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.batching import Job
-from service.api.deps import Caseworker, Context, QueryCheckedRoute
+from service.api.deps import SECURITY, Context, QueryCheckedRoute, requires_role
 from service.api.errors import ApiError
 from service.api.recommending import check_rows, new_recommendation_id, problems_for, response, unknown_regions
 from service.api.routes import responses
-from service.api.schemas import RecommendationIn, RecommendationOut, TextSubject
+from service.api.schemas import RecommendationIn, RecommendationOut, Role, TextSubject
+from service.api.security import Caller
 
 router = APIRouter(prefix="/v1", tags=["recommendations"], route_class=QueryCheckedRoute)
 
@@ -23,8 +24,10 @@ router = APIRouter(prefix="/v1", tags=["recommendations"], route_class=QueryChec
     response_model=RecommendationOut,
     responses=responses(401, 403, 404, 413, 422, 503),
     summary="Recommend institutions (logged)",
+    openapi_extra=SECURITY,
 )
-async def recommend(body: RecommendationIn, request: Request, caller: Caseworker) -> Response:
+@requires_role(Role.caseworker)  # as a ``Caseworker`` parameter would, checked by the route before the body
+async def recommend(body: RecommendationIn, request: Request) -> Response:
     """Up to ``k`` institutions per problem with score, kind and reasons, or an escalation with its reason.
 
     Give exactly one of ``enterprise_id`` (all its problems), ``problem_id`` or ``text`` (ad-hoc, with optional
@@ -33,6 +36,7 @@ async def recommend(body: RecommendationIn, request: Request, caller: Caseworker
     # The context as ``Ctx`` gives it, without a dependency of its own: FastAPI's per-dependency work is a
     # measurable part of this route's handling, which the service does more often than anything else.
     ctx: Context = request.app.state.context
+    caller: Caller = request.state.caller
     if body.k > ctx.settings.max_k:
         raise ApiError.field(422, "k", f"must be at most {ctx.settings.max_k}")
     if not ctx.state.ready:
