@@ -102,8 +102,11 @@ def _insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, An
     building the parameters row by row: the log write of a batch of 16 recommendations went from ~2.1 to
     ~1.6 ms, most of what is left being the commit's fsync). ``tests/test_store.py`` reads the rows back."""
     dialect = connection.dialect
-    key = (dialect.name, dialect.paramstyle, table.name, tuple(rows[0]))
-    prepared = _STATEMENTS.get(key)
+    # Per dialect object (its processors close over its settings, e.g. its JSON serialiser), kept on it.
+    statements: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = dialect.__dict__.setdefault(
+        "_smematch_log_statements", {})
+    key = (table.name, tuple(rows[0]))
+    prepared = statements.get(key)
     if prepared is None:
         columns = [table.c[name] for name in rows[0]]
         marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
@@ -115,7 +118,7 @@ def _insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, An
                f"VALUES ({', '.join([marker] * len(columns))})")
         processors = tuple((position, process) for position, process in enumerate(
             column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns) if process is not None)
-        prepared = _STATEMENTS[key] = (sql, processors)
+        prepared = statements[key] = (sql, processors)
     sql, processors = prepared
     if processors:
         parameters = []
@@ -127,9 +130,6 @@ def _insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, An
     else:
         parameters = [tuple(row.values()) for row in rows]
     connection.exec_driver_sql(sql, parameters)
-
-
-_STATEMENTS: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = {}
 
 
 def get_logged(engine: Engine, recommendation_id: str) -> dict[str, Any] | None:
