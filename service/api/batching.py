@@ -1,6 +1,6 @@
 """The recommendation hot path: a micro-batcher that answers concurrent requests with one engine call.
 
-The engine is vectorised over problems: one call for 16 problems costs 2.5-3 times one call for 1 (a fixed
+The engine is vectorised over problems: one call for 16 problems costs about 3 times one call for 1 (a fixed
 cost of ~2 ms per call: 80 trees, sparse products, a feature frame). So requests do not call the engine themselves;
 they queue a ``Job`` and await it. A loop takes *everything* queued (an idle service answers at once; a busy
 one batches what arrived while it worked, lingering up to 2 ms for the clients it just answered), groups it
