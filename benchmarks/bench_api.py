@@ -12,8 +12,11 @@ simulator problem texts with their sector, region and amount.
     .venv/bin/python benchmarks/bench_api.py [--seconds 8] [--workers 1] [--connections 16 64]
 
 Prints one table (requests/s, p50, p99, errors, the server's CPU time per request (its processes' user+system
-time over the run: a figure other load on the machine inflates less than wall-clock latency) and the mean
-number of problems per engine call) and the recommendation/trivial throughput ratios.
+time over the run: a figure other load on the machine inflates less than wall-clock latency), the cores that
+CPU amounts to, and the mean number of problems per engine call) and the recommendation/trivial throughput
+ratios. Then, after the server has stopped, the engine alone in this process (``Matcher.recommend`` in calls of
+16 on the server's data and model) and the ceiling it puts on the ratio: a recommendation costs the server at
+least a trivial request's CPU plus the engine's, and both endpoints are limited by the same CPU.
 """
 
 from __future__ import annotations
@@ -212,6 +215,35 @@ def _run_load(port: int, requests_file: Path, connections: int, seconds: float, 
     return result
 
 
+def _engine_cost(env: dict[str, str], bodies: list[dict[str, Any]], calls: int = 60) -> float:
+    """Median process CPU (ms) per problem of the engine alone, in this process, on the server's data and model:
+    ``Matcher.recommend`` on the benchmark's bodies in calls of 16 (the server's micro-batches at 16
+    connections), rows as the route makes them. A floor under what a recommendation costs the server."""
+    from matching.context import fit_matcher
+    from service.api.state import initial_ranker
+    from service.store import load_tables, make_engine
+
+    engine = make_engine(env["SMEMATCH_DATABASE_URL"])
+    try:
+        tables = load_tables(engine)
+    finally:
+        engine.dispose()
+    ranker, _ = initial_ranker(Path(env["SMEMATCH_MODELS_DIR"]))
+    matcher = fit_matcher(tables, ranker)
+    fields = ("text", "sector", "region", "amount", "employees", "annual_revenue", "founded")
+    rows = [{name: body.get(name) for name in fields} for body in bodies]
+    size = 16
+    per_problem = []
+    for call in range(calls + 5):
+        start = (call * size) % (len(rows) - size)
+        began = time.process_time()
+        matcher.recommend(rows[start:start + size], k=5)
+        if call >= 5:  # the first calls warm caches up
+            per_problem.append((time.process_time() - began) * 1000 / size)
+    per_problem.sort()
+    return per_problem[len(per_problem) // 2]
+
+
 def _batch_column(result: dict[str, Any], workers: int) -> str:
     # With several workers each has its own metrics, and /metrics answers from whichever: no mean to report.
     return "n/a" if workers > 1 or result["batch"] != result["batch"] else f"{result['batch']:.1f}"
@@ -256,16 +288,22 @@ def main(args: argparse.Namespace) -> None:
                 server.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 server.kill()
+        # After the server has stopped, so neither slows the other.
+        engine_ms = _engine_cost(env, bodies)
     print()
     print(f"smematch HTTP service, {os.cpu_count()} cores, {args.workers} worker(s), "
           f"{args.seconds:g} s per run after 1 s warm-up, load from a separate process on 127.0.0.1")
     print(f"load average before the runs: {load_before}, after: {os.getloadavg()[0]:.2f}")
     print(f"{'endpoint':<26} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
-          f"{'CPU ms/req':>11} {'batch':>6}")
+          f"{'CPU ms/req':>11} {'cores':>6} {'batch':>6}")
     for name, connections, r in rows:
+        # cores: the server's CPU over the run per second, what limits both endpoints alike when near 1 a worker
         print(f"{name:<26} {connections:>5} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
-              f"{r['errors']:>7} {r['cpu_ms']:>11.2f} {_batch_column(r, args.workers):>6}")
+              f"{r['errors']:>7} {r['cpu_ms']:>11.2f} {r['rps'] * r['cpu_ms'] / 1000:>6.2f} "
+              f"{_batch_column(r, args.workers):>6}")
     print()
+    print(f"engine alone (Matcher.recommend in calls of 16 on the same data and model, no HTTP, no log): "
+          f"{engine_ms:.3f} ms CPU per problem")
     for connections in args.connections:
         by_name = {name: r for name, c, r in rows if c == connections}
         ratio = by_name["POST /v1/recommendations"]["rps"] / by_name["GET /healthz"]["rps"]
@@ -273,6 +311,13 @@ def main(args: argparse.Namespace) -> None:
         print(f"{connections} connections: recommendations at {ratio:.0%} of the trivial endpoint's throughput "
               f"(target >= 40%); recommendation p99 {p99:.1f} ms"
               + (" (target < 25 ms)" if connections == 16 else ""))
+        # The floor: a recommendation costs the server at least what /healthz costs it (reading a request,
+        # answering it) plus the engine's work for its problem. With both endpoints limited by the same CPU,
+        # the throughput ratio cannot exceed the ratio of those costs.
+        trivial = by_name["GET /healthz"]["cpu_ms"]
+        print(f"{connections} connections: ceiling if reading, validating, logging and answering a recommendation "
+              f"cost no more than /healthz: {trivial:.3f} / ({trivial:.3f} + {engine_ms:.3f}) = "
+              f"{trivial / (trivial + engine_ms):.0%}")
 
 
 def parse() -> argparse.Namespace:
