@@ -14,8 +14,8 @@ simulator problem texts with their sector, region and amount.
 Prints one table (requests/s, p50, p99, errors, the server's CPU time per request (its processes' user+system
 time over the run: a figure other load on the machine inflates less than wall-clock latency), the cores that
 CPU amounts to, and the mean number of problems per engine call) and the recommendation/trivial throughput
-ratios. Then, after the server has stopped, the engine alone in this process (``Matcher.recommend`` in calls of
-16 on the server's data and model) and the ceiling it puts on the ratio: a recommendation costs the server at
+ratios. Then, after the server has stopped, the engine alone in this process (``Matcher.recommend`` in calls as large
+as each run's mean micro-batch, on the server's data and model) and the ceiling it puts on the ratio: a recommendation costs the server at
 least a trivial request's CPU plus the engine's, and both endpoints are limited by the same CPU.
 """
 
@@ -215,10 +215,12 @@ def _run_load(port: int, requests_file: Path, connections: int, seconds: float, 
     return result
 
 
-def _engine_cost(env: dict[str, str], bodies: list[dict[str, Any]], calls: int = 60) -> float:
-    """Median process CPU (ms) per problem of the engine alone, in this process, on the server's data and model:
-    ``Matcher.recommend`` on the benchmark's bodies in calls of 16 (the server's micro-batches at 16
-    connections), rows as the route makes them. A floor under what a recommendation costs the server."""
+def _engine_cost(env: dict[str, str], bodies: list[dict[str, Any]], sizes: set[int],
+                 calls: int = 60) -> dict[int, float]:
+    """Per call size, the median process CPU (ms) per problem of the engine alone, in this process, on the
+    server's data and model: ``Matcher.recommend`` on the benchmark's bodies in calls of that many problems
+    (the server's mean micro-batch in a run), rows as the route makes them. A floor under what a
+    recommendation costs the server."""
     from matching.context import fit_matcher
     from service.api.state import initial_ranker
     from service.store import load_tables, make_engine
@@ -232,16 +234,24 @@ def _engine_cost(env: dict[str, str], bodies: list[dict[str, Any]], calls: int =
     matcher = fit_matcher(tables, ranker)
     fields = ("text", "sector", "region", "amount", "employees", "annual_revenue", "founded")
     rows = [{name: body.get(name) for name in fields} for body in bodies]
-    size = 16
-    per_problem = []
-    for call in range(calls + 5):
-        start = (call * size) % (len(rows) - size)
-        began = time.process_time()
-        matcher.recommend(rows[start:start + size], k=5)
-        if call >= 5:  # the first calls warm caches up
-            per_problem.append((time.process_time() - began) * 1000 / size)
-    per_problem.sort()
-    return per_problem[len(per_problem) // 2]
+    costs = {}
+    for size in sorted(sizes):
+        per_problem = []
+        for call in range(calls + 5):
+            start = (call * size) % (len(rows) - size)
+            began = time.process_time()
+            matcher.recommend(rows[start:start + size], k=5)
+            if call >= 5:  # the first calls warm caches up
+                per_problem.append((time.process_time() - began) * 1000 / size)
+        per_problem.sort()
+        costs[size] = per_problem[len(per_problem) // 2]
+    return costs
+
+
+def _call_size(result: dict[str, Any], connections: int) -> int:
+    """The run's mean engine call, rounded; with several workers (no mean to read) at most 16 problems."""
+    batch = result["batch"]
+    return max(1, round(batch)) if batch == batch else min(16, connections)
 
 
 def _batch_column(result: dict[str, Any], workers: int) -> str:
@@ -289,7 +299,7 @@ def main(args: argparse.Namespace) -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
         # After the server has stopped, so neither slows the other.
-        engine_ms = _engine_cost(env, bodies)
+        engine_ms = _engine_cost(env, bodies, {_call_size(r, c) for name, c, r in rows if name.startswith("POST")})
     print()
     print(f"smematch HTTP service, {os.cpu_count()} cores, {args.workers} worker(s), "
           f"{args.seconds:g} s per run after 1 s warm-up, load from a separate process on 127.0.0.1")
@@ -302,8 +312,9 @@ def main(args: argparse.Namespace) -> None:
               f"{r['errors']:>7} {r['cpu_ms']:>11.2f} {r['rps'] * r['cpu_ms'] / 1000:>6.2f} "
               f"{_batch_column(r, args.workers):>6}")
     print()
-    print(f"engine alone (Matcher.recommend in calls of 16 on the same data and model, no HTTP, no log): "
-          f"{engine_ms:.3f} ms CPU per problem")
+    for size, cost in sorted(engine_ms.items()):
+        print(f"engine alone (Matcher.recommend in calls of {size} on the same data and model, no HTTP, no log): "
+              f"{cost:.3f} ms CPU per problem")
     for connections in args.connections:
         by_name = {name: r for name, c, r in rows if c == connections}
         ratio = by_name["POST /v1/recommendations"]["rps"] / by_name["GET /healthz"]["rps"]
@@ -315,9 +326,10 @@ def main(args: argparse.Namespace) -> None:
         # answering it) plus the engine's work for its problem. With both endpoints limited by the same CPU,
         # the throughput ratio cannot exceed the ratio of those costs.
         trivial = by_name["GET /healthz"]["cpu_ms"]
+        engine = engine_ms[_call_size(by_name["POST /v1/recommendations"], connections)]
         print(f"{connections} connections: ceiling if reading, validating, logging and answering a recommendation "
-              f"cost no more than /healthz: {trivial:.3f} / ({trivial:.3f} + {engine_ms:.3f}) = "
-              f"{trivial / (trivial + engine_ms):.0%}")
+              f"cost no more than /healthz: {trivial:.3f} / ({trivial:.3f} + {engine:.3f}) = "
+              f"{trivial / (trivial + engine):.0%}")
 
 
 def parse() -> argparse.Namespace:
