@@ -14,9 +14,10 @@ simulator problem texts with their sector, region and amount.
 Prints one table (requests/s, p50, p99, errors, the server's CPU time per request (its processes' user+system
 time over the run: a figure other load on the machine inflates less than wall-clock latency), the cores that
 CPU amounts to, and the mean number of problems per engine call) and the recommendation/trivial throughput
-ratios. Then, after the server has stopped, the engine alone in this process (``Matcher.recommend`` in calls as large
-as each run's mean micro-batch, on the server's data and model) and the ceiling it puts on the ratio: a recommendation costs the server at
-least a trivial request's CPU plus the engine's, and both endpoints are limited by the same CPU.
+ratios. Then, after the server has stopped, the engine alone in this process (``Matcher.recommend`` in calls
+as large as each run's mean micro-batch, on the server's data and model) and the ceiling it puts on the ratio:
+a recommendation costs the server at least a trivial request's CPU plus the engine's, and both endpoints are
+limited by the same CPU.
 """
 
 from __future__ import annotations

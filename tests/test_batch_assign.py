@@ -110,7 +110,7 @@ def instances(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
             np.array(scores, dtype=float) / 1000, np.array(capacity))
 
 
-@pytest.mark.parametrize("method", ["lp", "auction"])
+@pytest.mark.parametrize("method", ["flow", "lp", "auction"])
 @settings(max_examples=250, deadline=None)
 @given(instance=instances())
 def test_the_assignment_reaches_the_brute_force_optimum(method: str, instance) -> None:
@@ -135,7 +135,7 @@ def plain_lp_optimum(problems: np.ndarray, institutions: np.ndarray, scores: np.
     return -linprog(-scores, A_ub=a_ub, b_ub=b_ub, bounds=(0, 1), method="highs").fun
 
 
-@pytest.mark.parametrize("method", ["lp", "auction"])
+@pytest.mark.parametrize("method", ["flow", "lp", "auction"])
 def test_a_larger_random_instance_reaches_the_plain_lp_optimum_and_beats_greedy(method: str) -> None:
     rng = np.random.default_rng(7)
     n, m, k = 3000, 40, 4
@@ -168,3 +168,28 @@ def test_the_auction_alone_converges_to_the_brute_force_optimum(instance) -> Non
     chosen[np.flatnonzero(live)[picked]] = True
     check_feasible(problems, institutions, chosen, capacity)
     assert assignment_value(scores, chosen) == pytest.approx(brute_force(problems, institutions, scores, capacity))
+
+
+def test_the_default_flow_matches_the_linear_programmes_on_a_tied_instance_and_repeats_itself() -> None:
+    # Scores on a coarse grid (many exact ties), popular institutions with little room, and problems that
+    # list only one institution: the kind of instance where two exact methods may pick different pairs but
+    # never a different total, and where a run must give the same pairs every time (resumed batch runs).
+    rng = np.random.default_rng(3)
+    n, m, k = 4000, 60, 5
+    problems = np.repeat(np.arange(n), k)
+    popular = rng.pareto(1.2, m) + 1
+    institutions = np.concatenate([rng.choice(m, k, replace=False, p=popular / popular.sum()) for _ in range(n)])
+    scores = np.round(rng.random(n * k), 1)
+    capacity = rng.integers(0, 30, m).astype(float)
+    capacity[:3] = np.inf
+
+    flow = assign(problems, institutions, scores, capacity)
+    again = assign(problems, institutions, scores, capacity, method="flow")
+    lp = assign(problems, institutions, scores, capacity, method="lp")
+
+    check_feasible(problems, institutions, flow, capacity)
+    assert np.array_equal(flow, again)
+    assert assignment_value(scores, flow) == pytest.approx(assignment_value(scores, lp), abs=1e-9)
+    assert assignment_value(scores, flow) == pytest.approx(
+        plain_lp_optimum(problems, institutions, scores, np.minimum(capacity, n)), abs=n * 1e-6)
+    assert assignment_value(scores, flow) > assignment_value(scores, greedy(problems, institutions, scores, capacity))

@@ -147,7 +147,7 @@ def _summary(tally: _Tally, institutions: pd.DataFrame, problem: np.ndarray, ins
         top1_total = float(score[rank == 1].sum())
         assigned_total = float(score[chosen].sum())
         summary["assignment"] = {
-            "method": "exact b-matching (linear programme, HiGHS) on the top-k candidates",
+            "method": "exact b-matching (minimum-cost flow, OR-Tools) on the top-k candidates",
             "problems_assigned": int(chosen.sum()),
             "problems_unassigned_for_capacity": with_candidates - int(chosen.sum()),
             "problems_assigned_below_first_choice": int((chosen & (rank > 1)).sum()),
