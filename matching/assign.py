@@ -78,9 +78,10 @@ def assign(
         if picked is not None:
             chosen[live[picked]] = True
             return chosen
-    if len(live) and method in ("auto", "flow"):
-        _solve_flow(problems[live], institutions[live], weight[live], room, live, chosen)
-    elif len(live):
+    if len(live) and method in ("auto", "flow") and _solve_flow(problems[live], institutions[live], weight[live],
+                                                                room, live, chosen):
+        return chosen
+    if len(live):
         _solve_components(problems, institutions, weight, room, live, chosen)
     return chosen
 
@@ -141,9 +142,11 @@ def _reduce(
 
 
 def _solve_flow(problems: np.ndarray, institutions: np.ndarray, weight: np.ndarray, room: np.ndarray,
-                live: np.ndarray, chosen: np.ndarray) -> None:
+                live: np.ndarray, chosen: np.ndarray) -> bool:
     """The remaining pairs (``live``, with their problems, institutions and integer weights) as one minimum-cost
-    flow; marks the chosen ones in ``chosen``.
+    flow; marks the chosen ones in ``chosen`` and returns True, or returns False (``chosen`` untouched) when the
+    weights are too large for the solver's 64-bit cost arithmetic (scores in the millions at the default
+    resolution, never a model's probabilities): the linear programmes, which scale, take over then.
 
     Nodes: the problems, their institutions, one sink. Each problem supplies one unit; it reaches the sink
     through one of its pairs (cost ``top - weight``) or by the direct arc (cost ``top``: left unassigned), and
@@ -155,6 +158,9 @@ def _solve_flow(problems: np.ndarray, institutions: np.ndarray, weight: np.ndarr
     institution_ids, institution_local = np.unique(institutions, return_inverse=True)
     n, m = len(problem_ids), len(institution_ids)
     sink = n + m
+    # Cost scaling multiplies costs by about the number of nodes: keep that well inside 64 bits.
+    if float(weight.max()) * (n + m + 2) >= 2.0**60:
+        return False
     cost = weight.astype(np.int64)
     top = int(cost.max())
     flow = min_cost_flow.SimpleMinCostFlow()
@@ -169,10 +175,13 @@ def _solve_flow(problems: np.ndarray, institutions: np.ndarray, weight: np.ndarr
         np.minimum(room[institution_ids], n).astype(np.int64), np.zeros(m, dtype=np.int64))
     flow.set_nodes_supplies(np.append(np.arange(n), sink).astype(np.int32), np.append(np.ones(n, dtype=np.int64), -n))
     status = flow.solve()
-    if status != flow.OPTIMAL:
+    if status == flow.BAD_COST_RANGE:
+        return False
+    if status != flow.OPTIMAL:  # cannot happen: every problem can always reach the sink directly
         raise RuntimeError(f"the assignment flow was not solved to optimality (status {status})")
     picked = flow.flows(pair_arcs) > 0
     chosen[live[picked]] = True
+    return True
 
 
 def _solve_components(

@@ -193,3 +193,17 @@ def test_the_default_flow_matches_the_linear_programmes_on_a_tied_instance_and_r
     assert assignment_value(scores, flow) == pytest.approx(
         plain_lp_optimum(problems, institutions, scores, np.minimum(capacity, n)), abs=n * 1e-6)
     assert assignment_value(scores, flow) > assignment_value(scores, greedy(problems, institutions, scores, capacity))
+
+
+@pytest.mark.parametrize("factor", [1e9, 1e14])
+def test_scores_too_large_for_the_flow_are_assigned_by_the_linear_programmes(factor: float) -> None:
+    # A ranker on another scale: at 1e14 the integer weights pass what the flow's 64-bit costs can hold.
+    problems = np.array([0, 0, 1, 2, 2])
+    institutions = np.array([0, 1, 0, 1, 2])
+    scores = np.array([0.9, 0.8, 0.7, 0.55, 0.5]) * factor  # best: 0.8 + 0.7, not 0.9 + 0.55
+    capacity = np.array([1, 1, 0])
+
+    chosen = assign(problems, institutions, scores, capacity)
+
+    assert chosen.tolist() == [False, True, True, False, False]
+    assert assignment_value(scores, chosen) == pytest.approx(brute_force(problems, institutions, scores, capacity))
