@@ -222,19 +222,24 @@ def _engine_cost(env: dict[str, str], bodies: list[dict[str, Any]], sizes: set[i
     server's data and model: ``Matcher.recommend`` on the benchmark's bodies in calls of that many problems
     (the server's mean micro-batch in a run), rows as the route makes them. A floor under what a
     recommendation costs the server."""
+    from pydantic import TypeAdapter
+
     from matching.context import fit_matcher
+    from service.api.recommending import problems_for
+    from service.api.schemas import RecommendationIn
     from service.api.state import initial_ranker
     from service.store import load_tables, make_engine
 
     engine = make_engine(env["SMEMATCH_DATABASE_URL"])
     try:
         tables = load_tables(engine)
+        # The route's own request model and rows (ad-hoc text: one row each, no database read).
+        adapter = TypeAdapter(RecommendationIn)
+        rows = [row for body in bodies for row in problems_for(engine, adapter.validate_python(body))[0]]
     finally:
         engine.dispose()
     ranker, _ = initial_ranker(Path(env["SMEMATCH_MODELS_DIR"]))
     matcher = fit_matcher(tables, ranker)
-    fields = ("text", "sector", "region", "amount", "employees", "annual_revenue", "founded")
-    rows = [{name: body.get(name) for name in fields} for body in bodies]
     costs = {}
     for size in sorted(sizes):
         per_problem = []

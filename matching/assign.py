@@ -78,8 +78,7 @@ def assign(
         if picked is not None:
             chosen[live[picked]] = True
             return chosen
-    if len(live) and method in ("auto", "flow") and _solve_flow(problems[live], institutions[live], weight[live],
-                                                                room, live, chosen):
+    if len(live) and method in ("auto", "flow") and _solve_flow(problems, institutions, weight, room, live, chosen):
         return chosen
     if len(live):
         _solve_components(problems, institutions, weight, room, live, chosen)
@@ -143,7 +142,7 @@ def _reduce(
 
 def _solve_flow(problems: np.ndarray, institutions: np.ndarray, weight: np.ndarray, room: np.ndarray,
                 live: np.ndarray, chosen: np.ndarray) -> bool:
-    """The remaining pairs (``live``, with their problems, institutions and integer weights) as one minimum-cost
+    """The remaining pairs (the indices ``live`` into the pair arrays; integer weights) as one minimum-cost
     flow; marks the chosen ones in ``chosen`` and returns True, or returns False (``chosen`` untouched) when the
     weights are too large for the solver's 64-bit cost arithmetic (at a nation's size, scores from about 1e5
     at the default resolution: never a model's probabilities): the linear programmes, which scale, take over.
@@ -154,8 +153,9 @@ def _solve_flow(problems: np.ndarray, institutions: np.ndarray, weight: np.ndarr
     and the minimum cost is ``n * top`` minus the largest total weight."""
     from ortools.graph.python import min_cost_flow  # imported on first use: only assignment runs need it
 
-    problem_ids, problem_node = np.unique(problems, return_inverse=True)
-    institution_ids, institution_local = np.unique(institutions, return_inverse=True)
+    problem_ids, problem_node = np.unique(problems[live], return_inverse=True)
+    institution_ids, institution_local = np.unique(institutions[live], return_inverse=True)
+    weight = weight[live]
     n, m = len(problem_ids), len(institution_ids)
     sink = n + m
     # Cost scaling multiplies costs by about the number of nodes: keep that well inside 64 bits.

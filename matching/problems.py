@@ -22,7 +22,7 @@ from matching.lexicon import CategoryDetector, Detection
 from matching.records import MAX_TEXT_LENGTH, SECTORS, Problem
 from matching.text import has_content, normalize, words
 
-__all__ = ["PreparedProblems", "as_problem_frame", "as_problem_columns", "validate_problems", "prepare_problems",
+__all__ = ["PreparedProblems", "as_problem_columns", "validate_problems", "prepare_problems",
            "MAX_K", "PROBLEM_COLUMNS"]
 
 MAX_K = 50
@@ -49,26 +49,6 @@ class PreparedProblems:
 
     def __len__(self) -> int:
         return len(self.normalized)
-
-
-def as_problem_frame(problems: pd.DataFrame | Sequence[Problem] | Problem) -> pd.DataFrame:
-    """Problems as a frame with every optional column present (missing ones as None/NaN)."""
-    if isinstance(problems, Problem):
-        problems = [problems]
-    if isinstance(problems, pd.DataFrame):
-        # ``reset_index`` returns a frame of its own (copy-on-write in pandas 3, a copy before): a later change
-        # to the caller's frame does not reach it, and nothing here writes to it.
-        frame = problems.reset_index(drop=True)
-    else:
-        frame = pd.DataFrame([asdict(p) for p in problems])
-    if "text" not in frame.columns:
-        raise InvalidInput(Issue(column="text", expected="a column of problem texts", found="missing"))
-    missing = [column for column in OPTIONAL_COLUMNS if column not in frame.columns]
-    if missing:  # added at once: one column at a time rebuilt the frame each time (~0.4 ms a column, profiled)
-        empty = pd.DataFrame(np.full((len(frame), len(missing)), None, dtype=object), columns=missing,
-                             index=frame.index)
-        frame = pd.concat([frame, empty], axis=1)
-    return frame
 
 
 ProblemRows = pd.DataFrame | Sequence[Problem | Mapping[str, Any]] | Problem

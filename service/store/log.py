@@ -105,10 +105,11 @@ def _insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, An
     # Per dialect object (its processors close over its settings, e.g. its JSON serialiser), kept on it.
     statements: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = dialect.__dict__.setdefault(
         "_smematch_log_statements", {})
-    key = (table.name, tuple(rows[0]))
+    names = tuple(rows[0])
+    key = (table.name, names)
     prepared = statements.get(key)
     if prepared is None:
-        columns = [table.c[name] for name in rows[0]]
+        columns = [table.c[name] for name in names]
         marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
         if marker is None:  # a driver with another parameter style: the general path
             connection.execute(table.insert(), list(rows))
@@ -120,15 +121,12 @@ def _insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, An
             column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns) if process is not None)
         prepared = statements[key] = (sql, processors)
     sql, processors = prepared
-    if processors:
-        parameters = []
-        for row in rows:
-            values = list(row.values())
-            for position, process in processors:
-                values[position] = process(values[position])
-            parameters.append(tuple(values))
-    else:
-        parameters = [tuple(row.values()) for row in rows]
+    parameters = []
+    for row in rows:
+        values = [row[name] for name in names]  # by name: rows need not share an insertion order
+        for position, process in processors:
+            values[position] = process(values[position])
+        parameters.append(tuple(values))
     connection.exec_driver_sql(sql, parameters)
 
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from matching.errors import InvalidInput, Issue
-from matching.problems import as_problem_frame, validate_problems
+from matching.problems import validate_problems
 from matching.tables import COLUMNS, Tables, validate_tables
 from training.digest import tables_digest
 
@@ -323,7 +323,7 @@ def _checked(chunk: pd.DataFrame, enterprises: pd.DataFrame, offset: int, files:
     except InvalidInput as error:
         issues.extend(error.issues)
     try:  # the engine's checks of the text (only punctuation...), also on rows the contract found bad
-        validate_problems(frame if frame is not None else as_problem_frame(chunk[["text"]].astype(str)),
+        validate_problems(frame if frame is not None else chunk[["text"]].astype(str),
                           regions=regions)
     except InvalidInput as error:
         seen = {(issue.row, issue.column) for issue in issues}
