@@ -12,8 +12,9 @@ cases use: trades, towns, goods), not the profiles'. Output, per pair, from case
 
 Neighbours are looked for among the cases of the problem's district (all cases when it has none), at most the
 latest ``POOL`` of them, so a problem's cost is bounded by its district's history, not the whole history's size.
-Pairs at different times (training) are grouped in at most ``TEXT_BLOCKS`` time blocks, each seeing the cases before its start (a little stale inside a block, never ahead).
-Similarities are sparse products over blocks of problems, so memory stays bounded.
+Pairs at different times (training) are grouped in at most ``TEXT_BLOCKS`` time blocks, each seeing the cases
+before its start (a little stale inside a block, never ahead) in a vocabulary of those cases alone. Similarities
+are sparse products over blocks of problems, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -34,42 +35,49 @@ TEXT_BLOCKS = 12
 _CELLS = 2_000_000  # problems x cases compared at once
 
 
+class _Snapshot:
+    """The text side of the cases known at one time: their vocabulary, vectors, centroids and district pools."""
+
+    def __init__(self, texts: list[str], institutions: np.ndarray, times: np.ndarray, regions: np.ndarray,
+                 n_institutions: int) -> None:
+        self.index = TextIndex(min_df=2).fit(texts)  # ValueError: too few cases for a vocabulary
+        self.vectors = self.index.transform(texts)
+        self.institutions = institutions
+        self.centroids = _columns(_centroids(self.vectors, institutions, n_institutions))
+        by_time = np.argsort(times, kind="stable")
+        self.in_region = {int(r): by_time[regions[by_time] == r] for r in np.unique(regions)}
+        self.in_region[0] = by_time
+        self._pools: dict[int, tuple[sp.csc_matrix, np.ndarray]] = {}
+
+    def pool(self, region: int) -> tuple[sp.csc_matrix, np.ndarray]:
+        """(case vectors as columns, their institutions) of the district's latest ``POOL`` cases."""
+        if region not in self._pools:
+            cases = self.in_region.get(region, self.in_region[0]) if region > 0 else self.in_region[0]
+            cases = cases[-POOL:]
+            self._pools[region] = (self.vectors[cases].T.tocsc(), self.institutions[cases])
+        return self._pools[region]
+
+
 class CaseTexts:
-    """The cases' vectors in their own vocabulary, with institutions and times (see the module docstring)."""
+    """The cases' texts with institutions, times and districts (see the module docstring)."""
 
     def __init__(self, texts: Sequence[str], institutions: np.ndarray, times: np.ndarray, regions: np.ndarray,
                  n_institutions: int) -> None:
+        self.texts = list(texts)
         self.institutions = np.asarray(institutions, dtype=np.int64)
         self.times = np.asarray(times, dtype=np.int64)
         self.regions = np.asarray(regions, dtype=np.int64)  # district code per case, 0: none
         self.n_institutions = n_institutions
-        self.index: TextIndex | None = None
-        try:
-            self.index = TextIndex(min_df=2).fit(list(texts))
-        except ValueError:  # too few cases for a vocabulary: no text history
-            self.index = None
-        if self.index is None:
-            return
-        self.vectors = self.index.transform(list(texts))
-        self.centroids = _centroids(self.vectors, self.institutions, n_institutions)
-        # Per district (and 0: every case), its cases in time order, and the latest POOL as a column matrix.
-        by_time = np.argsort(self.times, kind="stable")
-        self.in_region = {int(r): by_time[self.regions[by_time] == r] for r in np.unique(self.regions)}
-        self.in_region[0] = by_time
-        self._pools: dict[int, tuple[sp.csc_matrix, np.ndarray]] = {}
+        self.served = self._snapshot(np.ones(len(self.texts), dtype=bool))
 
-    def _pool(self, region: int, start: int | None) -> tuple[sp.csc_matrix, np.ndarray]:
-        """(case vectors as columns, their institutions) of the district's latest cases before ``start``."""
-        cases = self.in_region.get(region, self.in_region[0]) if region > 0 else self.in_region[0]
-        if start is not None:
-            cases = cases[self.times[cases] < start]
-        elif region in self._pools:
-            return self._pools[region]
-        cases = cases[-POOL:]
-        pool = (self.vectors[cases].T.tocsc(), self.institutions[cases])
-        if start is None:
-            self._pools[region] = pool
-        return pool
+    def _snapshot(self, keep: np.ndarray) -> _Snapshot | None:
+        """The cases ``keep`` selects as one snapshot; None when they are too few for a vocabulary. Every
+        snapshot has its own vocabulary, so no later case weighs on an earlier time's features."""
+        try:
+            return _Snapshot([t for t, k in zip(self.texts, keep, strict=True) if k], self.institutions[keep],
+                             self.times[keep], self.regions[keep], self.n_institutions)
+        except ValueError:
+            return None
 
     def features(self, normalized: Sequence[str], tokens: Sequence[Sequence[str]], problem_rows: np.ndarray,
                  institution_rows: np.ndarray, regions: np.ndarray, times: np.ndarray | None
@@ -78,40 +86,43 @@ class CaseTexts:
         problems' district codes, 0: none) by pair."""
         p, i = np.asarray(problem_rows, dtype=np.int64), np.asarray(institution_rows, dtype=np.int64)
         out = {name: np.full(len(p), np.nan) for name in TEXT_FEATURES}
-        if self.index is None or len(p) == 0:
+        if len(p) == 0:
             return out
-        unique, local = np.unique(p, return_inverse=True)
-        vectors = self.index.transform([normalized[u] for u in unique], normalized=True,
-                                       tokens=[tokens[u] for u in unique])
         regions = np.asarray(regions, dtype=np.int64)
         if times is None:
-            if not hasattr(self, "_served_centroids"):
-                self._served_centroids = _columns(self.centroids)
-            for region in np.unique(regions):
-                chosen = np.flatnonzero(regions == region)
-                self._fill(out, chosen, vectors, local, i, self._served_centroids, *self._pool(int(region), None))
+            self._fill_snapshot(out, self.served, np.arange(len(p)), p, i, regions, normalized, tokens)
             return out
         times = np.asarray(times, dtype=np.int64)
         starts = np.unique(np.quantile(times, np.linspace(0, 1, TEXT_BLOCKS + 1)[:-1], method="lower"))
         block_of = np.searchsorted(starts, times, side="right") - 1
         for block, start in enumerate(starts):
-            in_block = block_of == block
+            in_block = np.flatnonzero(block_of == block)
             past = self.times < start
-            if not in_block.any() or not past.any():
-                continue
-            centroids = _columns(_centroids(self.vectors[past], self.institutions[past], self.n_institutions))
-            for region in np.unique(regions[in_block]):
-                chosen = np.flatnonzero(in_block & (regions == region))
-                self._fill(out, chosen, vectors, local, i, centroids, *self._pool(int(region), int(start)))
+            if in_block.size and past.any():
+                self._fill_snapshot(out, self._snapshot(past), in_block, p, i, regions, normalized, tokens)
         return out
 
-    def _fill(self, out: dict[str, np.ndarray], chosen: np.ndarray, vectors: sp.csr_matrix, local: np.ndarray,
-              institutions: np.ndarray, centroids: tuple[sp.csc_matrix, np.ndarray], pool_t: sp.csc_matrix,
+    def _fill_snapshot(self, out: dict[str, np.ndarray], snapshot: _Snapshot | None, chosen: np.ndarray,
+                       p: np.ndarray, i: np.ndarray, regions: np.ndarray, normalized: Sequence[str],
+                       tokens: Sequence[Sequence[str]]) -> None:
+        """Features of the pairs ``chosen`` against one snapshot, district by district."""
+        if snapshot is None:
+            return
+        unique, local = np.unique(p[chosen], return_inverse=True)
+        vectors = snapshot.index.transform([normalized[u] for u in unique], normalized=True,
+                                           tokens=[tokens[u] for u in unique])
+        for region in np.unique(regions[chosen]):
+            mine = regions[chosen] == region
+            self._fill(out, chosen[mine], vectors, local[mine], i[chosen[mine]], snapshot.centroids,
+                       *snapshot.pool(int(region)))
+
+    @staticmethod
+    def _fill(out: dict[str, np.ndarray], chosen: np.ndarray, vectors: sp.csr_matrix, vector_rows: np.ndarray,
+              inst: np.ndarray, centroids: tuple[sp.csc_matrix, np.ndarray], pool_t: sp.csc_matrix,
               owners: np.ndarray) -> None:
-        """Features of the pairs ``chosen`` (positions), against ``centroids`` (``_columns``) and the pool of
-        cases ``pool_t``."""
-        problems, at = np.unique(local[chosen], return_inverse=True)
-        inst = institutions[chosen]
+        """Features of the pairs at positions ``chosen`` (their problem's row of ``vectors``, their institution)
+        against ``centroids`` (``_columns``) and the pool of cases ``pool_t``."""
+        problems, at = np.unique(vector_rows, return_inverse=True)
         centroids_t, has_centroid = centroids
         k = min(NEIGHBOURS, pool_t.shape[1])  # 0 in a district with no case before: share and best stay NaN
         step = max(1, _CELLS // max(pool_t.shape[1], 1))
