@@ -33,6 +33,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from matching import LearnedRanker, save_bundle
+from matching.context import problem_frame as context_frame
 from matching.records import SECTORS
 from matching.tables import Tables, read_tables
 from training.bias import selection_bias
@@ -254,6 +255,7 @@ def _log_run(fit: FitResult, tables: Tables, *, experiment_id: str, models_dir: 
             mlflow.log_artifacts(str(bundle_dir), artifact_path=BUNDLE_PATH)
             say("logging the MLflow model")
             artifacts = write_artifacts(work / "pyfunc", institutions=tables.institutions, outcomes=tables.outcomes,
+                                        problems=context_frame(tables.problems, tables.enterprises),
                                         regions=list(data.matcher.regions))
             example = input_example(_common(tables.enterprises["sector"], SECTORS[0]),
                                     _common(tables.enterprises["region"], data.matcher.regions[0]))
