@@ -47,14 +47,14 @@ class _Snapshot:
         by_time = np.argsort(times, kind="stable")
         self.in_region = {int(r): by_time[regions[by_time] == r] for r in np.unique(regions)}
         self.in_region[0] = by_time
-        self._pools: dict[int, tuple[sp.csc_matrix, np.ndarray]] = {}
+        self._pools: dict[int, tuple[sp.csr_matrix, np.ndarray]] = {}
 
-    def pool(self, region: int) -> tuple[sp.csc_matrix, np.ndarray]:
+    def pool(self, region: int) -> tuple[sp.csr_matrix, np.ndarray]:
         """(case vectors as columns, their institutions) of the district's latest ``POOL`` cases."""
         if region not in self._pools:
             cases = self.in_region.get(region, self.in_region[0]) if region > 0 else self.in_region[0]
             cases = cases[-POOL:]
-            self._pools[region] = (self.vectors[cases].T.tocsc(), self.institutions[cases])
+            self._pools[region] = (self.vectors[cases].T.tocsr(), self.institutions[cases])
         return self._pools[region]
 
 
@@ -118,7 +118,7 @@ class CaseTexts:
 
     @staticmethod
     def _fill(out: dict[str, np.ndarray], chosen: np.ndarray, vectors: sp.csr_matrix, vector_rows: np.ndarray,
-              inst: np.ndarray, centroids: tuple[sp.csc_matrix, np.ndarray], pool_t: sp.csc_matrix,
+              inst: np.ndarray, centroids: tuple[sp.csr_matrix, np.ndarray], pool_t: sp.csr_matrix,
               owners: np.ndarray) -> None:
         """Features of the pairs at positions ``chosen`` (their problem's row of ``vectors``, their institution)
         against ``centroids`` (``_columns``) and the pool of cases ``pool_t``."""
@@ -145,9 +145,9 @@ class CaseTexts:
             out["history_neighbour_best"][here] = taken.max(axis=1)
 
 
-def _columns(centroids: sp.csr_matrix) -> tuple[sp.csc_matrix, np.ndarray]:
+def _columns(centroids: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
     """Centroids as columns for products, and which institutions have one."""
-    return centroids.T.tocsc(), np.asarray(centroids.getnnz(axis=1) > 0)
+    return centroids.T.tocsr(), np.asarray(centroids.getnnz(axis=1) > 0)
 
 
 def _centroids(vectors: sp.csr_matrix, institutions: np.ndarray, n_institutions: int) -> sp.csr_matrix:
