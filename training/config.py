@@ -56,6 +56,7 @@ class ModelConfig:
     learning_rate: float = 0.15
     max_iter: int = 80
     success_max_iter: int = 40
+    success_stage: str = "auto"
     max_leaf_nodes: int = 31
     min_samples_leaf: int = 40
     l2_regularization: float = 1.0
@@ -113,6 +114,7 @@ _RANGES: dict[str, tuple[float, float] | tuple[str, ...]] = {
     "model.learning_rate": (1e-4, 1.0),
     "model.max_iter": (1, 10_000),
     "model.success_max_iter": (1, 10_000),
+    "model.success_stage": ("auto", "always", "never"),
     "model.max_leaf_nodes": (2, 4096),
     "model.min_samples_leaf": (1, 100_000),
     "model.l2_regularization": (0.0, 1e6),

@@ -120,7 +120,7 @@ def fit_learned_ranker(data: PairData, *, config: TrainingConfig, version: str) 
     calibration_ended = (calibration_pairs["taken_up"].astype(bool)
                          & calibration_pairs["ended"].astype(bool)).to_numpy()
     success = None
-    if (train_pairs.loc[train_ended, "solved"].nunique() == 2
+    if config.model.success_stage != "never" and (train_pairs.loc[train_ended, "solved"].nunique() == 2
             and calibration_pairs.loc[calibration_ended, "solved"].nunique() == 2):
         success = fit_classifier(
             train_features[train_ended], train_pairs.loc[train_ended, "solved"].to_numpy(),
