@@ -9,7 +9,8 @@ The refresher keeps several workers (``smematch serve --workers N``) consistent 
 other: every ``refresh_seconds`` it compares a fingerprint of the institutions, the outcome count and the
 districts with the one its catalogue was built from and refits when they differ; and a worker that serves
 ``current`` (or the start-up baseline) picks up a new ``current`` bundle, with the same checks as a reload.
-The worker that receives an edit or a reload applies it before it answers.
+The worker that receives a reload applies it before it answers; an edit asks for a refit that runs in the
+background, coalesced with the edits around it (``service.api.refits``).
 
 Inputs: ``Settings``. Outputs: the ASGI app; routes are listed in the README of the API and in ``/docs``.
 """
@@ -39,7 +40,8 @@ from service.api.deps import Context
 from service.api.metrics import Metrics
 from service.api.middleware import RequestMiddleware
 from service.api.recommending import log_writer
-from service.api.routes import admin, exports, health, model, outcomes, recommendations
+from service.api.refits import Refits
+from service.api.routes import admin, audit, exports, health, model, outcomes, recommendations
 from service.api.routes import records as record_routes
 from service.api.search import NameIndexes
 from service.api.security import KeyRing, hash_key
@@ -89,6 +91,7 @@ def create_app(
                     log.warning("no catalogue to serve yet: %s", error.issues[0] if error.issues else error)
                     return
                 built_from[0] = fingerprint
+                metrics.refits.inc()
                 metrics.set_model(served.version, served.describe()["ranker"])
 
         bootstrap = settings.bootstrap_admin_key
@@ -98,10 +101,13 @@ def create_app(
                          bootstrap_hash=hash_key(bootstrap) if bootstrap else None),
             recommender=Recommender(state, metrics, log=log_writer(engine), max_batch=max_batch),
             names=NameIndexes(engine), refresh_catalogue=refresh_catalogue,
+            refits=Refits(refresh_catalogue, quiet_seconds=settings.refit_quiet_seconds,
+                          max_delay_seconds=settings.refit_max_delay_seconds),
         )
         app.state.context = context
         await refresh_catalogue()
         await context.recommender.start()
+        context.refits.start()
         if freeze_gc:
             # What exists now (libraries, the catalogue, the model, caches) lives as long as the process. Left in
             # the collector's oldest generation, every full collection walks all of it: ~140 ms each under
@@ -120,6 +126,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await context.refits.stop()
             await context.recommender.stop()
             engine.dispose()
 
@@ -138,7 +145,7 @@ def create_app(
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     # Each router carries its full prefix (``/v1``), so a route's template is its whole path (metrics, logs).
     for router in (health.router, recommendations.router, record_routes.router, outcomes.router, model.router,
-                   admin.router, exports.router):
+                   admin.router, exports.router, audit.router):
         app.include_router(router)
     mount_console(app, settings)
     return app

@@ -26,6 +26,7 @@ __all__ = [
     "EnterpriseHit", "ProblemHit", "InstitutionHit", "EnterpriseHits", "ProblemHits", "InstitutionHits",
     "OutcomeIn", "OutcomeOut", "OutcomePage",
     "ModelOut", "ReloadIn", "ReloadOut", "KeyIn", "KeyOut", "KeyCreatedOut", "HealthOut", "ReadyOut",
+    "AuditEventOut", "AuditPage", "AuditEntity",
 ]
 
 MAX_ID = 64
@@ -42,6 +43,7 @@ Category = StrEnum("Category", {c: c for c in CATEGORIES})  # type: ignore[misc]
 class Role(StrEnum):
     caseworker = "caseworker"
     analyst = "analyst"
+    curator = "curator"
     admin = "admin"
 
 
@@ -360,6 +362,32 @@ class KeyOut(BaseModel):
 
 class KeyCreatedOut(KeyOut):
     key: str = Field(description="the secret; shown once, only its hash is kept")
+
+
+class AuditEntity(StrEnum):
+    enterprises = "enterprises"
+    problems = "problems"
+    institutions = "institutions"
+    api_keys = "api_keys"
+
+
+class AuditEventOut(BaseModel):
+    event_id: int
+    at: datetime
+    actor_key_id: str = Field(description="the key that made the edit (`cli` for the command line)")
+    actor_name: str | None
+    action: str = Field(description="create, replace or revoke")
+    entity: str = Field(description="the table edited")
+    record_id: str
+    before: dict[str, Any] | None = Field(description="the record before the edit; null when it was created")
+    after: dict[str, Any] | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEventOut]
+    limit: int
+    offset: int
+    next_offset: int | None
 
 
 class HealthOut(BaseModel):
