@@ -144,7 +144,8 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
         keys = {"caseworker": smematch("keys", "create", "--role", "caseworker")}
         engine = make_engine(f"sqlite:///{database}")
         try:
-            keys.update({role: create_key(engine, role, f"web test {role}")[0] for role in ("analyst", "curator", "admin")})
+            keys.update({role: create_key(engine, role, f"web test {role}")[0]
+                         for role in ("analyst", "curator", "admin")})
         finally:
             engine.dispose()
         deadline = time.monotonic() + 90

@@ -28,8 +28,8 @@ from service.api.security import Caller, KeyRing, allows
 from service.api.state import ModelState
 from service.settings import Settings
 
-__all__ = ["Context", "Ctx", "Caseworker", "Analyst", "Curator", "Admin", "API_KEY_HEADER", "require", "no_unknown_query",
-           "QueryCheckedRoute", "authorize", "requires_role", "SECURITY"]
+__all__ = ["Context", "Ctx", "Caseworker", "Analyst", "Curator", "Admin", "API_KEY_HEADER", "require",
+           "no_unknown_query", "QueryCheckedRoute", "authorize", "requires_role", "SECURITY"]
 
 API_KEY_HEADER = "X-API-Key"
 _scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="an API key from `smematch keys create`")

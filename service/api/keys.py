@@ -1,8 +1,9 @@
 """API keys in the store's ``api_keys`` table: create (the secret is returned once), list, revoke, look up.
 
-Only ``security.hash_key(key)`` is stored. Creating and revoking a key are audit events. The last active
-admin key cannot be revoked (``LastAdminKey``): the store would be left with nobody who can make keys. Inputs: an engine, a role and an optional name. Outputs: plain
-dicts shaped like ``schemas.KeyOut`` (no hash, no secret) and, from ``create_key``, the secret itself.
+Only ``security.hash_key(key)`` is stored. Creating and revoking a key are audit events. The last active admin
+key cannot be revoked (``LastAdminKey``): the store would be left with nobody who can make keys. Inputs: an
+engine, a role and an optional name. Outputs: plain dicts shaped like ``schemas.KeyOut`` (no hash, no secret)
+and, from ``create_key``, the secret itself.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Queries and writes behind the record routes: enterprises, problems, institutions and outcomes.
 
-Routes stay thin; the SQL is here. Reads return plain dicts shaped like the ``*Out`` schemas; writes are
-one transaction each (``service.store.writing``). ``put_*`` replaces a record or creates it when the id is
-new and says which it did; in the same transaction it checks the caller's ``If-Match`` against the stored
-record's ETag (412 when stale, so no update is lost) and appends an audit event (who, before, after).
-``etag(record)`` is a hash of the record as ``get_record`` returns it, the same for GET and PUT. Outcomes are written by ``service.store.record_outcome`` (idempotent); this module
-lists and exports them. Inputs: an engine and validated ``*In`` schemas. Outputs: dicts, or ``None`` for an
-unknown id.
+Routes stay thin; the SQL is here. Reads return plain dicts shaped like the ``*Out`` schemas; writes are one
+transaction each (``service.store.writing``). ``put_*`` replaces a record or creates it when the id is new and
+says which it did; in the same transaction it checks the caller's ``If-Match`` against the stored record's ETag
+(412 when stale, so no update is lost) and appends an audit event (who, before, after). ``etag(record)`` is a
+hash of the record as ``get_record`` returns it, the same for GET and PUT. Outcomes are written by
+``service.store.record_outcome`` (idempotent); this module lists and exports them. Inputs: an engine and
+validated ``*In`` schemas. Outputs: dicts, or ``None`` for an unknown id.
 """
 
 from __future__ import annotations
