@@ -6,8 +6,10 @@
      └── LearnedRanker        a fitted scikit-learn classifier's calibrated P(solved), from a bundle
 
 Bundles (``save_bundle``/``load_bundle``) are a folder with ``model.joblib`` and ``manifest.json`` (version,
-feature names, metrics, data digest, scikit-learn version); a bundle whose library version or features do not
-match this code is refused with ``IncompatibleModel``.
+feature names, metrics, data digest, scikit-learn version, a sha256 checksum of the model file); a bundle whose
+library version or features do not match this code is refused with ``IncompatibleModel``, one whose manifest
+fails its schema or whose files fail the checksum with ``ModelError``, before anything is unpickled
+(``matching.manifest``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from threadpoolctl import ThreadpoolController
 
 from matching.errors import IncompatibleModel, ModelError, NotFittedError
 from matching.features import FEATURE_NAMES
+from matching.manifest import file_checksums, read_manifest, verify_checksum
 
 __all__ = [
     "Ranker",
@@ -242,6 +245,7 @@ def save_bundle(
     # Write to temporary names first, then rename: a reader never sees half a bundle.
     model_tmp, manifest_tmp = folder / (MODEL_FILE + ".tmp"), folder / (MANIFEST_FILE + ".tmp")
     joblib.dump(ranker.estimator, model_tmp, compress=3)
+    manifest["checksum"] = file_checksums({MODEL_FILE: model_tmp})
     manifest_tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     model_tmp.replace(folder / MODEL_FILE)
     manifest_tmp.replace(folder / MANIFEST_FILE)
@@ -252,14 +256,7 @@ def save_bundle(
 def load_bundle(directory: str | Path) -> LearnedRanker:
     """Load and check a bundle: same scikit-learn version, same feature names, and a smoke prediction."""
     folder = Path(directory)
-    try:
-        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"no model bundle at {folder}: {MANIFEST_FILE} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelError(f"model bundle at {folder} has an unreadable manifest: {error}") from None
-    if not isinstance(manifest, dict):
-        raise ModelError(f"model bundle at {folder}: manifest must be a JSON object")
+    manifest = read_manifest(folder, name=MANIFEST_FILE)
     built_with = manifest.get("sklearn_version")
     if built_with != sklearn.__version__:
         raise IncompatibleModel(
@@ -274,6 +271,7 @@ def load_bundle(directory: str | Path) -> LearnedRanker:
             f"model bundle at {folder} expects different features (missing here: {missing or 'none'}; "
             f"unknown here: {unknown or 'none'}; or a different order)"
         )
+    verify_checksum(folder, manifest, required=(MODEL_FILE,))
     try:
         estimator = joblib.load(folder / MODEL_FILE)
     except FileNotFoundError:

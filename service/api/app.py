@@ -1,8 +1,9 @@
 """The app factory: ``create_app(settings)`` returns a FastAPI app; nothing is built at import time.
 
 The lifespan opens everything, in order: the database engine (schema created if missing), the model (the
-bundle in ``<models_dir>/current`` when one exists, else the baseline ranker; a bundle that exists but does not
-load stops the start-up), the matcher fitted on the store's institutions (outcomes for the track record,
+bundle in ``<models_dir>/current`` when one exists, else the baseline ranker; when ``current`` is refused, the
+newest good bundle under ``runs/`` or else the baseline, and ``/readyz`` says ``degraded`` with the reason:
+``service.bundles``), the matcher fitted on the store's institutions (outcomes for the track record,
 every enterprise's district), the micro-batcher and a background refresher. It closes them in reverse.
 
 The refresher keeps several workers (``smematch serve --workers N``) consistent without talking to each
@@ -45,7 +46,8 @@ from service.api.routes import admin, audit, exports, health, model, outcomes, r
 from service.api.routes import records as record_routes
 from service.api.search import NameIndexes
 from service.api.security import KeyRing, hash_key
-from service.api.state import CURRENT, ModelState, initial_ranker
+from service.api.state import CURRENT, ModelState
+from service.bundles import start_ranker
 from service.settings import Settings
 from service.store import checkpoint, create_schema, load_tables, make_engine
 from service.web import mount_console
@@ -66,7 +68,7 @@ def create_app(
     freeze_gc: bool = False,
 ) -> FastAPI:
     metrics = Metrics()
-    state = ModelState()
+    state = ModelState(settings.models_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,7 +76,7 @@ def create_app(
         # does it every ``checkpoint_seconds`` (see ``service.store.make_engine``).
         engine = make_engine(settings.database_url, background_checkpoints=True)
         await run_in_threadpool(create_schema, engine)
-        ranker, source = await run_in_threadpool(initial_ranker, settings.models_dir)
+        start = await run_in_threadpool(start_ranker, settings.models_dir)
         lock = asyncio.Lock()
         built_from: list[object] = [None]
 
@@ -86,7 +88,8 @@ def create_app(
                     if state.ready:
                         served = await run_in_threadpool(state.rebuild, tables)
                     else:
-                        served = await run_in_threadpool(state.open, tables, ranker, source)
+                        served = await run_in_threadpool(state.open, tables, start.ranker, start.source,
+                                                         start.degraded)
                 except InvalidInput as error:  # typically: no institutions yet; stay not ready
                     log.warning("no catalogue to serve yet: %s", error.issues[0] if error.issues else error)
                     return
@@ -179,36 +182,40 @@ def _telemetry_options(settings: Settings) -> dict[str, Any]:
 
 
 async def _follow(context: Context, built_from: list[object], every: float, lock: asyncio.Lock) -> None:
-    """Refit when the store changed under us; follow ``current`` when it is what we serve."""
+    """Refit when the store changed under us; follow ``current`` when it is what we serve (or meant to serve)."""
+    refused: dict[str, int] = {}
     while True:
         await asyncio.sleep(every)
         try:
             fingerprint = await run_in_threadpool(records.catalogue_fingerprint, context.engine)
             if fingerprint != built_from[0]:
                 await context.refresh_catalogue()
-            await _follow_current(context, lock)
+            await _follow_current(context, lock, refused)
         except Exception as error:  # a failed round is retried next round; the old model keeps serving
             log.warning("background refresh failed", extra={"exception": type(error).__name__})
 
 
-async def _follow_current(context: Context, lock: asyncio.Lock) -> None:
+async def _follow_current(context: Context, lock: asyncio.Lock, refused: dict[str, int]) -> None:
+    """``refused`` remembers the manifest (by modification time) last refused, so it is not tried again."""
     state = context.state
     if not state.ready:
         return
     folder = Path(context.settings.models_dir) / CURRENT
     served = state.current
-    if served.source not in (None, folder) or not (folder / MANIFEST_FILE).exists():
+    if (served.degraded is None and served.source not in (None, folder)) or not (folder / MANIFEST_FILE).exists():
         return
     try:
+        stamp = (folder / MANIFEST_FILE).stat().st_mtime_ns
         version = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8")).get("version")
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         return
-    if version == served.version:
+    if (version == served.version and served.degraded is None) or refused.get("current") == stamp:
         return
     async with lock:
         try:
             _, new = await run_in_threadpool(state.reload, folder)
         except ModelError as error:
+            refused["current"] = stamp
             log.warning("the new current model is refused: %s", error)
             context.metrics.reloads.labels("refused").inc()
             return

@@ -326,7 +326,10 @@ class OutcomePage(BaseModel):
 class ModelOut(BaseModel):
     version: str
     ranker: str = Field(description="baseline, text_only or learned")
-    source: str | None = Field(description="the bundle folder served, null for the built-in baseline")
+    source: str | None = Field(description="the bundle folder served, relative to the models folder; null for the "
+                                           "built-in baseline")
+    degraded: str | None = Field(default=None, description="why this is not the bundle meant to be served "
+                                                           "(current was refused at start-up), if so")
     metrics: dict[str, Any]
     trained_at: str | None
     data_digest: str | None
@@ -337,7 +340,7 @@ class ModelOut(BaseModel):
 
 
 class ReloadIn(_In):
-    path: _string(LABEL_PATTERN, "must not be blank", 500) = Field(  # type: ignore[valid-type]
+    path: _string(LABEL_PATTERN, "must not be blank", 255) = Field(  # type: ignore[valid-type]
         default="current", description="a bundle folder inside the models directory (default: current)"
     )
 
@@ -395,5 +398,5 @@ class HealthOut(BaseModel):
 
 
 class ReadyOut(BaseModel):
-    status: Literal["ready", "not ready"]
+    status: Literal["ready", "degraded", "not ready"]
     checks: dict[str, str]

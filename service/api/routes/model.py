@@ -25,8 +25,12 @@ router = APIRouter(prefix="/v1", tags=["model"], route_class=QueryCheckedRoute)
 
 def _bundle_folder(models_dir: Path, path: str) -> Path:
     root = models_dir.resolve()
-    folder = (root / path).resolve()
-    if (folder != root and root not in folder.parents) or not folder.is_dir():
+    try:
+        folder = (root / path).resolve()
+        found = folder.is_dir()
+    except (OSError, ValueError):  # a name too long for the file system, and the like
+        raise ApiError.field(422, "path", "must be a folder name the file system can hold") from None
+    if (folder != root and root not in folder.parents) or not found:
         raise ApiError.field(404, "path", f"no model bundle folder {path!r} inside the models directory",
                              "no such model bundle")
     return folder
@@ -41,7 +45,7 @@ def _served(ctx: Ctx) -> Any:
 @router.get("/model", response_model=ModelOut, responses=responses(401, 403, 503))
 async def model_info(ctx: Ctx, _: Analyst) -> dict[str, Any]:
     """The model being served: version, metrics, when it was trained, the digest of its training data."""
-    return _served(ctx).describe()
+    return _served(ctx).describe(ctx.settings.models_dir)
 
 
 @router.post("/admin/model/reload", response_model=ReloadOut, responses=responses(401, 403, 404, 409, 413, 422, 503))
@@ -56,4 +60,4 @@ async def reload_model(ctx: Ctx, _: Admin, body: Annotated[ReloadIn | None, Body
         raise
     ctx.metrics.reloads.labels("swapped").inc()
     ctx.metrics.set_model(new.version, new.describe()["ranker"])
-    return {"previous_version": old.version, "model": new.describe()}
+    return {"previous_version": old.version, "model": new.describe(ctx.settings.models_dir)}
