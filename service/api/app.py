@@ -24,8 +24,8 @@ import gc
 import inspect
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from matching.ranking import MANIFEST_FILE
 from service.api import errors, keys, records
 from service.api.batching import Recommender
 from service.api.deps import Context
+from service.api.headers import SecurityHeaders
 from service.api.metrics import Metrics
 from service.api.middleware import RequestMiddleware
 from service.api.recommending import log_writer
@@ -139,19 +140,42 @@ def create_app(
         title="smematch",
         version=API_VERSION,
         summary="Match small and micro enterprises with the institutions that can solve their problems.",
-        lifespan=lifespan,
+        lifespan=_start_up_logged(lifespan),
         docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
     errors.install(app)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    # Outside the request middleware, so its own 413 and 500 answers get the headers too.
+    app.add_middleware(SecurityHeaders, docs_paths=frozenset({"/docs", "/docs/oauth2-redirect"} if docs else ()))
     # Each router carries its full prefix (``/v1``), so a route's template is its whole path (metrics, logs).
     for router in (health.router, recommendations.router, record_routes.router, outcomes.router, model.router,
                    admin.router, exports.router, audit.router):
         app.include_router(router)
     mount_console(app, settings)
     return app
+
+
+def _start_up_logged(
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """``lifespan`` with a failed start-up logged as one line naming the cause (``smematch serve`` keeps the
+    server's traceback of it out of the log: ``service.api.logs``)."""
+
+    @asynccontextmanager
+    async def logged(app: FastAPI) -> AsyncIterator[None]:
+        started = False
+        try:
+            async with lifespan(app):
+                started = True
+                yield
+        except Exception as error:
+            if not started:
+                log.error("start-up failed: %s", " ".join(str(error).split()) or type(error).__name__)
+            raise
+
+    return logged
 
 
 async def _checkpoints(engine: Engine, metrics: Metrics, every: float) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field
 from matching.records import CATEGORIES, INSTITUTION_KINDS, MAX_TEXT_LENGTH, OUTCOME_STATUSES, SECTORS
 
 __all__ = [
-    "Sector", "Kind", "Status", "Role", "Id", "Name", "Money",
+    "Sector", "Kind", "Status", "Role", "Id", "Name", "Money", "Moment",
     "ErrorItem", "ErrorBody",
     "RecommendationIn", "EnterpriseSubject", "ProblemSubject", "TextSubject",
     "RankedOut", "ProblemRecommendationOut", "RecommendationOut",
@@ -95,7 +95,18 @@ Short = _string(LABEL_PATTERN, "must not be blank", MAX_SHORT)
 Text = _string(LABEL_PATTERN, "must not be blank", MAX_TEXT_LENGTH)
 ProblemText = _string(TEXT_PATTERN, "must hold words (letters, digits or Chinese characters)", MAX_TEXT_LENGTH,
                       word=True)
+def _within_utc(value: datetime) -> datetime:
+    # The store keeps naive UTC: a time whose offset moves it before year 1 or past 9999 has no UTC value.
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("must fall between the years 1 and 9999 in UTC") from None
+    return value
+
+
 Money = Annotated[float, Field(ge=0, le=1e15), AfterValidator(_finite)]
+Moment = Annotated[datetime, AfterValidator(_within_utc)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
 Year = Annotated[int, Field(ge=1800, le=2100)]
 
@@ -299,7 +310,7 @@ class OutcomeIn(_In):
     institution_id: Id
     status: Status
     amount: Money | None = Field(default=None, description="money granted, yuan")
-    recorded_at: datetime | None = Field(default=None, description="default: when the service receives it")
+    recorded_at: Moment | None = Field(default=None, description="default: when the service receives it")
     recorded_by: Short | None = Field(default=None, description="default: the name of the API key")
 
 
