@@ -60,7 +60,11 @@ LABEL_PATTERN = rf"^[^{_BAD}]*[^\s{_BAD}][^{_BAD}]*$"
 TEXT_PATTERN = rf"^[^{_BAD}]*[{_WORD}][^{_BAD}]*$"
 _bad = re.compile(f"[{_BAD}\ud800-\udfff]")
 _word = re.compile(f"[{_WORD}]")
-_edge_space = re.compile(r"^\s|\s$")
+# ``\s`` as the document's readers (ECMAScript regexes) define it, not as Python does (which adds U+0085 and
+# leaves out U+FEFF): the service must refuse exactly what the documented patterns refuse.
+_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_edge_space = re.compile(f"^[{_SPACE}]|[{_SPACE}]$")
+_blank = re.compile(f"[{_SPACE}]*")
 
 
 def _checked(pattern: str, rule: str, *, word: bool = False, edges: bool = False) -> AfterValidator:
@@ -71,7 +75,7 @@ def _checked(pattern: str, rule: str, *, word: bool = False, edges: bool = False
             raise ValueError("must not contain control characters or lone surrogates")
         if edges and _edge_space.search(value):
             raise ValueError("must not start or end with white space")
-        if not value.strip() or (word and not _word.search(value)):
+        if _blank.fullmatch(value) or (word and not _word.search(value)):
             raise ValueError(rule)
         return value
 
