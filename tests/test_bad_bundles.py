@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -153,3 +154,19 @@ def test_start_up_without_any_good_bundle_serves_the_baseline_degraded(tmp_path:
         assert api.get("/v1/model", role="analyst").json()["ranker"] == "baseline"
         ready = api.client.get("/readyz").json()
         assert ready["status"] == "degraded" and "serving the baseline ranker" in ready["checks"]["model"]
+
+
+def test_a_degraded_service_serves_a_repaired_current_bundle_when_it_appears(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    bundle(models / "current", "learned-current")
+    (models / "current" / "model.joblib").write_bytes(b"truncated")
+    with running_api(f"sqlite:///{tmp_path / 'store.db'}", tmp_path, app_options={"refresh_seconds": 0.1}) as api:
+        assert api.client.get("/readyz").json()["status"] == "degraded"
+        time.sleep(0.3)  # the broken current is tried once by the follower, refused, and not tried again
+        shutil.rmtree(models / "current")
+        bundle(models / "current", "learned-repaired")
+        deadline = time.monotonic() + 10
+        while served_version(api) != "learned-repaired" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert served_version(api) == "learned-repaired"
+        assert api.client.get("/readyz").json()["status"] == "ready"
