@@ -110,3 +110,13 @@ def test_the_cli_refuses_to_revoke_the_last_admin_key_without_a_traceback(databa
     admin_id = next(line.split()[1] for line in listed.splitlines() if "only admin" in line)
     refused = runner.invoke(cli, ["keys", "revoke", admin_id], env=env)
     assert refused.exit_code != 0 and "last active admin" in refused.output and "Traceback" not in refused.output
+
+
+def test_a_model_swap_is_an_audit_event_with_the_model_before_and_after(api: Api) -> None:
+    from test_api_model import bundle, reload
+
+    bundle(api.settings.models_dir / ("runs/" + "r" * 200), "learned-audited")
+    assert reload(api, "runs/" + "r" * 200).status_code == 200
+    [event] = api.get("/v1/audit", role="admin", params={"entity": "model"}).json()["items"]
+    assert event["action"] == "reload" and event["record_id"] == "runs/" + "r" * 200
+    assert event["before"]["ranker"] == "baseline" and event["after"]["version"] == "learned-audited"

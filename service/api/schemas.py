@@ -387,6 +387,7 @@ class AuditEntity(StrEnum):
     problems = "problems"
     institutions = "institutions"
     api_keys = "api_keys"
+    model = "model"
 
 
 class AuditEventOut(BaseModel):
@@ -394,7 +395,7 @@ class AuditEventOut(BaseModel):
     at: datetime
     actor_key_id: str = Field(description="the key that made the edit (`cli` for the command line)")
     actor_name: str | None
-    action: str = Field(description="create, replace or revoke")
+    action: str = Field(description="create, replace, revoke or reload")
     entity: str = Field(description="the table edited")
     record_id: str
     before: dict[str, Any] | None = Field(description="the record before the edit; null when it was created")

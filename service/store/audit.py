@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from service.store.engine import reading
+from service.store.engine import reading, writing
 from service.store.errors import translated_errors
 from service.store.models import AuditEventRow, table_of
 from service.store.outcomes import utc_now
 
-__all__ = ["write_event", "list_events", "jsonable", "SYSTEM_ACTOR"]
+__all__ = ["write_event", "record_event", "list_events", "jsonable", "SYSTEM_ACTOR"]
 
 # The actor of edits made outside the HTTP API (the CLI): no key is involved.
 SYSTEM_ACTOR = ("cli", "command line")
@@ -48,6 +48,12 @@ def write_event(
         at=utc_now(), actor_key_id=actor[0], actor_name=actor[1], action=action, entity=entity,
         record_id=record_id, before=jsonable(before), after=jsonable(after),
     ))
+
+
+def record_event(engine: Engine, **event: Any) -> None:
+    """``write_event`` in a transaction of its own, for changes that are not rows of the store (a model swap)."""
+    with translated_errors(), writing(engine) as connection:
+        write_event(connection, **event)
 
 
 def list_events(

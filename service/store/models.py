@@ -177,7 +177,7 @@ class AuditEventRow(Base):
     actor_name: Mapped[str | None] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(40))
     entity: Mapped[str] = mapped_column(String(40))
-    record_id: Mapped[str] = mapped_column(String(MAX_ID_LENGTH), index=True)
+    record_id: Mapped[str] = mapped_column(String(300), index=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
