@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from test_api_fixtures import ROOT, Api, free_port, running_api, start_server, stock, stop_server
 
+SLOW_CONNECTIONS = 500
 HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "x-frame-options": "DENY"}
 
 
@@ -110,7 +111,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_connections_that_send_headers_slowly_are_closed_after_the_header_timeout(server: str) -> None:
     port = int(server.rsplit(":", 1)[1])
     slow = []
-    for _ in range(100):
+    for _ in range(SLOW_CONNECTIONS):
         connection = socket.create_connection(("127.0.0.1", port), timeout=10)
         connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         slow.append(connection)
@@ -127,7 +128,7 @@ def test_connections_that_send_headers_slowly_are_closed_after_the_header_timeou
         assert connection.recv(10) == b""  # then closed
         closed += 1
         connection.close()
-    assert closed == 100 and time.monotonic() - started < 8
+    assert closed == SLOW_CONNECTIONS and time.monotonic() - started < 8
 
 
 def test_huge_headers_are_refused_with_431(server: str) -> None:
