@@ -43,14 +43,15 @@ def create_key(engine: Engine, role: str, name: str | None = None, *,
     if role not in Role.__members__:
         raise InvalidInput(Issue(column="role", expected=f"one of {', '.join(Role.__members__)}", found=repr(role)))
     key = new_key()
-    record = {"key_id": "k_" + secrets.token_hex(6), "name": name, "role": role, "hash": hash_key(key),
-              "created_at": utc_now(), "revoked": False}
+    key_id, created_at = "k_" + secrets.token_hex(6), utc_now()
+    record: dict[str, Any] = {"key_id": key_id, "name": name, "role": role, "hash": hash_key(key),
+                              "created_at": created_at, "revoked": False}
     public = {k: v for k, v in record.items() if k != "hash"}
     with translated_errors(), writing(engine) as connection:
         connection.execute(ApiKeyRow.__table__.insert().values(record))
         write_event(connection, actor=_actor(actor), action="create", entity="api_keys",
-                    record_id=record["key_id"], before=None, after=public)
-    return key, {**public, "created_at": record["created_at"].replace(tzinfo=UTC)}
+                    record_id=key_id, before=None, after=public)
+    return key, {**public, "created_at": created_at.replace(tzinfo=UTC)}
 
 
 def list_keys(engine: Engine) -> list[dict[str, Any]]:
