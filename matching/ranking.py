@@ -6,8 +6,10 @@
      └── LearnedRanker        a fitted scikit-learn classifier's calibrated P(solved), from a bundle
 
 Bundles (``save_bundle``/``load_bundle``) are a folder with ``model.joblib`` and ``manifest.json`` (version,
-feature names, metrics, data digest, scikit-learn version); a bundle whose library version or features do not
-match this code is refused with ``IncompatibleModel``.
+feature names, metrics, data digest, scikit-learn version, a sha256 checksum of the model file); a bundle whose
+library version or features do not match this code is refused with ``IncompatibleModel``, one whose manifest
+fails its schema or whose files fail the checksum with ``ModelError``, before anything is unpickled
+(``matching.manifest``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from threadpoolctl import ThreadpoolController
 from matching.eligibility import RULES
 from matching.errors import IncompatibleModel, ModelError, NotFittedError
 from matching.features import FEATURE_NAMES
+from matching.manifest import file_checksums, read_manifest, verify_checksum
 
 __all__ = [
     "Ranker",
@@ -282,8 +285,11 @@ def save_bundle(
     model_tmp, manifest_tmp = folder / (MODEL_FILE + ".tmp"), folder / (MANIFEST_FILE + ".tmp")
     success_tmp = folder / (SUCCESS_FILE + ".tmp")
     joblib.dump(ranker.estimator, model_tmp, compress=3)
+    written = {MODEL_FILE: model_tmp}
     if ranker.success_estimator is not None:
         joblib.dump(ranker.success_estimator, success_tmp, compress=3)
+        written[SUCCESS_FILE] = success_tmp
+    manifest["checksum"] = file_checksums(written)
     manifest_tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     model_tmp.replace(folder / MODEL_FILE)
     if ranker.success_estimator is not None:
@@ -298,14 +304,7 @@ def save_bundle(
 def load_bundle(directory: str | Path) -> LearnedRanker:
     """Load and check a bundle: same scikit-learn version, same feature names, and a smoke prediction."""
     folder = Path(directory)
-    try:
-        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"no model bundle at {folder}: {MANIFEST_FILE} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelError(f"model bundle at {folder} has an unreadable manifest: {error}") from None
-    if not isinstance(manifest, dict):
-        raise ModelError(f"model bundle at {folder}: manifest must be a JSON object")
+    manifest = read_manifest(folder, name=MANIFEST_FILE)
     built_with = manifest.get("sklearn_version")
     if built_with != sklearn.__version__:
         raise IncompatibleModel(
@@ -321,6 +320,8 @@ def load_bundle(directory: str | Path) -> LearnedRanker:
             f"{', '.join(missing) or 'none'}; unknown to the engine: {', '.join(unknown) or 'none'}"
             + ("" if missing or unknown else "; the same names in another order")
         )
+    stages = manifest.get("stages") or ["take_up"]
+    verify_checksum(folder, manifest, required=(MODEL_FILE, *((SUCCESS_FILE,) if "success" in stages else ())))
     try:
         estimator = joblib.load(folder / MODEL_FILE)
     except FileNotFoundError:
@@ -328,7 +329,7 @@ def load_bundle(directory: str | Path) -> LearnedRanker:
     except Exception as error:  # a corrupt pickle can raise nearly anything
         raise ModelError(f"model bundle at {folder} could not be loaded: {type(error).__name__}: {error}") from None
     success = None
-    if "success" in (manifest.get("stages") or ()):
+    if "success" in stages:
         try:
             success = joblib.load(folder / SUCCESS_FILE)
         except FileNotFoundError:

@@ -2,7 +2,10 @@
 
 A key is ``smk_`` followed by 32 random bytes (URL-safe base64). Only its SHA-256 is stored: the tokens are
 high-entropy, so a fast hash is enough (no password stretching needed) and lookups are one indexed query.
-Roles are ordered ``caseworker < analyst < admin``; a route names the least role it needs.
+A route names the role it needs and ``ALLOWED`` says which roles hold it: every role has the caseworker's
+rights (read the catalogue and enterprises, recommend, record outcomes); ``analyst`` adds the model, exports
+and the audit trail; ``curator`` adds editing institutions, enterprises and problems; ``admin`` has all of
+these and keys and models. ``analyst`` and ``curator`` are siblings: neither has the other's rights.
 
 ``KeyRing`` answers "which role does this key have?" from the store, remembering answers for a few seconds so
 the hot path (recommendations) does not query the database on every request; a revoked key stops working
@@ -21,11 +24,17 @@ from dataclasses import dataclass
 
 from service.api.schemas import Role
 
-__all__ = ["ROLE_RANK", "KEY_PREFIX", "Caller", "new_key", "hash_key", "KeyRing", "allows"]
+__all__ = ["ALLOWED", "KEY_PREFIX", "Caller", "new_key", "hash_key", "KeyRing", "allows"]
 
 KEY_PREFIX = "smk_"
 MAX_KEY_LENGTH = 200
-ROLE_RANK: dict[str, int] = {Role.caseworker: 1, Role.analyst: 2, Role.admin: 3}
+# needed role -> the roles that hold it (the one place the policy is written).
+ALLOWED: dict[str, frozenset[str]] = {
+    Role.caseworker: frozenset(Role),
+    Role.analyst: frozenset({Role.analyst, Role.admin}),
+    Role.curator: frozenset({Role.curator, Role.admin}),
+    Role.admin: frozenset({Role.admin}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +55,7 @@ def hash_key(key: str) -> str:
 
 
 def allows(role: str, needed: str) -> bool:
-    return ROLE_RANK.get(role, 0) >= ROLE_RANK[needed]
+    return role in ALLOWED[needed]
 
 
 class KeyRing:

@@ -9,12 +9,18 @@ import { wireEnterprises } from "./enterprises.js";
 import { loadModel, wireModel } from "./model.js";
 import { wireAdhoc } from "./recommend.js";
 
-const ROLE_RANK = { caseworker: 1, analyst: 2, admin: 3 };
+// The role a section needs -> the roles that hold it, as ``ALLOWED`` in service/api/security.py.
+const ALLOWED = {
+  caseworker: ["caseworker", "analyst", "curator", "admin"],
+  analyst: ["analyst", "admin"],
+  curator: ["curator", "admin"],
+  admin: ["admin"],
+};
 const byId = (id) => document.getElementById(id);
 let caller = null;
 
 function allowed(needed) {
-  return caller !== null && (ROLE_RANK[caller.role] ?? 0) >= (ROLE_RANK[needed] ?? 99);
+  return caller !== null && (ALLOWED[needed] ?? []).includes(caller.role);
 }
 
 function showKeyPanel(problemLabel) {
