@@ -26,12 +26,15 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: settings, 8000).")] = None,
         workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     ) -> None:
-        """Serve the HTTP API (``/v1``, ``/docs``, ``/healthz``, ``/readyz``, ``/metrics``) with uvicorn."""
+        """Serve the HTTP API (``/v1``, ``/docs``, ``/healthz``, ``/readyz``, ``/metrics``) with uvicorn.
+
+        The store is migrated to the newest revision first, once, before any worker starts."""
         import uvicorn
 
         from service.api.logs import log_config
 
         settings = Settings()
+        _upgrade(settings.database_url)
         uvicorn.run(
             "service.api.app:app_from_environment",
             factory=True,
@@ -42,6 +45,16 @@ def register(app: typer.Typer) -> None:
             log_config=log_config(settings.log_level),
             server_header=False,
         )
+
+    def _upgrade(url: str) -> None:
+        from service.store import make_engine, upgrade_schema
+
+        with reported_errors():
+            engine = make_engine(url)
+            try:
+                upgrade_schema(engine)
+            finally:
+                engine.dispose()
 
     keys = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
     app.add_typer(keys, name="keys")

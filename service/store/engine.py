@@ -19,8 +19,6 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from matching.errors import InvalidInput, Issue
-from service.store.errors import translated_errors
-from service.store.models import Base
 
 __all__ = ["make_engine", "create_schema", "database_url", "writing", "reading", "describe", "checkpoint"]
 
@@ -91,9 +89,11 @@ def checkpoint(engine: Engine) -> tuple[int, int] | None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the store's tables that do not exist yet (existing tables are left as they are)."""
-    with translated_errors():
-        Base.metadata.create_all(engine)
+    """Bring the store's schema to the newest migration (``service.store.migrate.upgrade_schema``): an empty
+    database gets every table, a store at the head is left as it is."""
+    from service.store.migrate import upgrade_schema
+
+    upgrade_schema(engine)
 
 
 def _configure_sqlite(engine: Engine, *, autocheckpoint: bool = True) -> None:
