@@ -7,9 +7,11 @@ every enterprise's district), the micro-batcher and a background refresher. It c
 
 The refresher keeps several workers (``smematch serve --workers N``) consistent without talking to each
 other: every ``refresh_seconds`` it compares a fingerprint of the institutions, the outcome count and the
-districts with the one its catalogue was built from and refits when they differ; and a worker that serves
-``current`` (or the start-up baseline) picks up a new ``current`` bundle, with the same checks as a reload.
-The worker that receives an edit or a reload applies it before it answers.
+districts with the one its catalogue was built from and refits when they differ. The model version comes
+from the store (``service.fleet``): a reload publishes it there and every worker of every replica polls it
+every ``model_poll_seconds`` and converges on it (``service.api.following``); until a reload has set one, a
+worker that serves ``current`` (or the start-up baseline) picks up a new ``current`` bundle, with the same
+checks as a reload. The worker that receives an edit or a reload applies it before it answers.
 
 Inputs: ``Settings``. Outputs: the ASGI app; routes are listed in the README of the API and in ``/docs``.
 """
@@ -36,6 +38,7 @@ from matching.ranking import MANIFEST_FILE
 from service.api import errors, keys, records
 from service.api.batching import Recommender
 from service.api.deps import Context
+from service.api.following import keep_converging, opening_ranker
 from service.api.metrics import Metrics
 from service.api.middleware import RequestMiddleware
 from service.api.recommending import log_writer
@@ -43,7 +46,8 @@ from service.api.routes import admin, exports, health, model, outcomes, recommen
 from service.api.routes import records as record_routes
 from service.api.search import NameIndexes
 from service.api.security import KeyRing, hash_key
-from service.api.state import CURRENT, ModelState, initial_ranker
+from service.api.state import CURRENT, ModelState
+from service.fleet import Follower
 from service.settings import Settings
 from service.store import checkpoint, create_schema, load_tables, make_engine
 from service.web import mount_console
@@ -62,6 +66,7 @@ def create_app(
     key_cache_seconds: float = 5.0,
     max_batch: int = 64,
     freeze_gc: bool = False,
+    model_poll_seconds: float = 1.0,
 ) -> FastAPI:
     metrics = Metrics()
     state = ModelState()
@@ -72,7 +77,8 @@ def create_app(
         # does it every ``checkpoint_seconds`` (see ``service.store.make_engine``).
         engine = make_engine(settings.database_url, background_checkpoints=True)
         await run_in_threadpool(create_schema, engine)
-        ranker, source = await run_in_threadpool(initial_ranker, settings.models_dir)
+        follower = Follower(settings.models_dir)
+        ranker, source = await run_in_threadpool(opening_ranker, follower, engine, settings.models_dir)
         lock = asyncio.Lock()
         built_from: list[object] = [None]
 
@@ -97,7 +103,8 @@ def create_app(
             keys=KeyRing(lambda digest: keys.lookup_caller(engine, digest), ttl_seconds=key_cache_seconds,
                          bootstrap_hash=hash_key(bootstrap) if bootstrap else None),
             recommender=Recommender(state, metrics, log=log_writer(engine), max_batch=max_batch),
-            names=NameIndexes(engine), refresh_catalogue=refresh_catalogue,
+            names=NameIndexes(engine), refresh_catalogue=refresh_catalogue, follower=follower,
+            model_lock=asyncio.Lock(),
         )
         app.state.context = context
         await refresh_catalogue()
@@ -110,7 +117,8 @@ def create_app(
             # (``smematch serve``), not for tests that build many apps in one process.
             gc.collect()
             gc.freeze()
-        background = [asyncio.create_task(_follow(context, built_from, refresh_seconds, lock))]
+        background = [asyncio.create_task(_follow(context, built_from, refresh_seconds, lock)),
+                      asyncio.create_task(keep_converging(context, model_poll_seconds))]
         if engine.dialect.name == "sqlite":
             background.append(asyncio.create_task(_checkpoints(engine, metrics, checkpoint_seconds)))
         try:
@@ -121,6 +129,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await context.recommender.stop()
+            metrics.close()
             engine.dispose()
 
     docs = settings.docs_enabled
@@ -179,14 +188,14 @@ async def _follow(context: Context, built_from: list[object], every: float, lock
             fingerprint = await run_in_threadpool(records.catalogue_fingerprint, context.engine)
             if fingerprint != built_from[0]:
                 await context.refresh_catalogue()
-            await _follow_current(context, lock)
+            await _follow_current(context)
         except Exception as error:  # a failed round is retried next round; the old model keeps serving
             log.warning("background refresh failed", extra={"exception": type(error).__name__})
 
 
-async def _follow_current(context: Context, lock: asyncio.Lock) -> None:
+async def _follow_current(context: Context) -> None:
     state = context.state
-    if not state.ready:
+    if not state.ready or context.follower.desired is not None:  # the fleet's desired version rules
         return
     folder = Path(context.settings.models_dir) / CURRENT
     served = state.current
@@ -198,7 +207,7 @@ async def _follow_current(context: Context, lock: asyncio.Lock) -> None:
         return
     if version == served.version:
         return
-    async with lock:
+    async with context.model_lock:
         try:
             _, new = await run_in_threadpool(state.reload, folder)
         except ModelError as error:

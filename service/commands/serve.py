@@ -7,6 +7,10 @@ from the environment (``SMEMATCH_DATABASE_URL``, ...); uvicorn and the app are i
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -15,6 +19,7 @@ from service.commands._common import fail, out_console, reported_errors
 from service.settings import Settings
 
 ROLES = ("caseworker", "analyst", "admin")
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's; not imported here to keep the CLI light
 
 
 def register(app: typer.Typer) -> None:
@@ -28,23 +33,38 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the HTTP API (``/v1``, ``/docs``, ``/healthz``, ``/readyz``, ``/metrics``) with uvicorn.
 
-        The store is migrated to the newest revision first, once, before any worker starts."""
+        The store is migrated to the newest revision first, once, before any worker starts. With several
+        workers, the run gets its own ``PROMETHEUS_MULTIPROC_DIR`` (a temporary folder, removed at the end;
+        one set by the operator is used as it is), so that every scrape of ``/metrics`` sums all workers."""
         import uvicorn
 
         from service.api.logs import log_config
 
         settings = Settings()
         _upgrade(settings.database_url)
-        uvicorn.run(
-            "service.api.app:app_from_environment",
-            factory=True,
-            host=host or settings.host,
-            port=port or settings.port,
-            workers=workers,
-            access_log=False,
-            log_config=log_config(settings.log_level),
-            server_header=False,
-        )
+        with _metrics_folder(workers):
+            uvicorn.run(
+                "service.api.app:app_from_environment",
+                factory=True,
+                host=host or settings.host,
+                port=port or settings.port,
+                workers=workers,
+                access_log=False,
+                log_config=log_config(settings.log_level),
+                server_header=False,
+            )
+
+    @contextmanager
+    def _metrics_folder(workers: int) -> Iterator[None]:
+        if workers == 1 or os.environ.get(MULTIPROCESS_DIR):
+            yield
+            return
+        with tempfile.TemporaryDirectory(prefix="smematch-metrics-") as folder:
+            os.environ[MULTIPROCESS_DIR] = folder  # inherited by the workers uvicorn starts
+            try:
+                yield
+            finally:
+                os.environ.pop(MULTIPROCESS_DIR, None)
 
     def _upgrade(url: str) -> None:
         from service.store import make_engine, upgrade_schema

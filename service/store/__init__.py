@@ -35,6 +35,7 @@ from service.store.models import (
     ServedModelRow,
 )
 from service.store.outcomes import naive_utc, record_outcome, utc_now
+from service.store.serving import DesiredModel, desired_model, set_desired_model
 
 __all__ = [
     "make_engine",
@@ -78,4 +79,7 @@ __all__ = [
     "upgrade_schema",
     "current_revision",
     "head_revision",
+    "DesiredModel",
+    "desired_model",
+    "set_desired_model",
 ]
