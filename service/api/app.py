@@ -9,7 +9,9 @@ The refresher keeps several workers (``smematch serve --workers N``) consistent 
 other: every ``refresh_seconds`` it compares a fingerprint of the institutions, the outcome count and the
 districts with the one its catalogue was built from and refits when they differ. The model version comes
 from the store (``service.fleet``): a reload publishes it there and every worker of every replica polls it
-every ``model_poll_seconds`` and converges on it (``service.api.following``); until a reload has set one, a
+every ``model_poll_seconds`` and converges on it (``service.api.following``). The recommendation log goes to
+the store, or to a local spool drained every ``drain_seconds`` while the store does not take it in time
+(``service.api.logbook``); until a reload has set one, a
 worker that serves ``current`` (or the start-up baseline) picks up a new ``current`` bundle, with the same
 checks as a reload. The worker that receives an edit or a reload applies it before it answers.
 
@@ -39,9 +41,9 @@ from service.api import errors, keys, records
 from service.api.batching import Recommender
 from service.api.deps import Context
 from service.api.following import keep_converging, opening_ranker
+from service.api.logbook import LogBook
 from service.api.metrics import Metrics
 from service.api.middleware import RequestMiddleware
-from service.api.recommending import log_writer
 from service.api.routes import admin, exports, health, model, outcomes, recommendations
 from service.api.routes import records as record_routes
 from service.api.search import NameIndexes
@@ -49,7 +51,8 @@ from service.api.security import KeyRing, hash_key
 from service.api.state import CURRENT, ModelState
 from service.fleet import Follower
 from service.settings import Settings
-from service.store import checkpoint, create_schema, load_tables, make_engine
+from service.store import StoreError, checkpoint, create_schema, load_tables, make_engine
+from service.store.spool import Spool
 from service.web import mount_console
 
 __all__ = ["create_app"]
@@ -67,6 +70,7 @@ def create_app(
     max_batch: int = 64,
     freeze_gc: bool = False,
     model_poll_seconds: float = 1.0,
+    drain_seconds: float = 1.0,
 ) -> FastAPI:
     metrics = Metrics()
     state = ModelState()
@@ -97,14 +101,19 @@ def create_app(
                 built_from[0] = fingerprint
                 metrics.set_model(served.version, served.describe()["ranker"])
 
+        # The recommendation log's own engine: its lock waits are short, so an answer never waits long on the
+        # store; what it cannot write in time goes to the local spool (``service.api.logbook``).
+        log_engine = make_engine(settings.database_url, background_checkpoints=True,
+                                 wait_seconds=settings.log_write_timeout_seconds)
+        logbook = LogBook(log_engine, Spool(settings.spool_dir), metrics)
         bootstrap = settings.bootstrap_admin_key
         context = Context(
             settings=settings, engine=engine, state=state, metrics=metrics,
             keys=KeyRing(lambda digest: keys.lookup_caller(engine, digest), ttl_seconds=key_cache_seconds,
                          bootstrap_hash=hash_key(bootstrap) if bootstrap else None),
-            recommender=Recommender(state, metrics, log=log_writer(engine), max_batch=max_batch),
+            recommender=Recommender(state, metrics, log=logbook.write, max_batch=max_batch),
             names=NameIndexes(engine), refresh_catalogue=refresh_catalogue, follower=follower,
-            model_lock=asyncio.Lock(),
+            model_lock=asyncio.Lock(), logbook=logbook,
         )
         app.state.context = context
         await refresh_catalogue()
@@ -118,7 +127,8 @@ def create_app(
             gc.collect()
             gc.freeze()
         background = [asyncio.create_task(_follow(context, built_from, refresh_seconds, lock)),
-                      asyncio.create_task(keep_converging(context, model_poll_seconds))]
+                      asyncio.create_task(keep_converging(context, model_poll_seconds)),
+                      asyncio.create_task(_drain(logbook, drain_seconds))]
         if engine.dialect.name == "sqlite":
             background.append(asyncio.create_task(_checkpoints(engine, metrics, checkpoint_seconds)))
         try:
@@ -130,6 +140,8 @@ def create_app(
                     await task
             await context.recommender.stop()
             metrics.close()
+            logbook.close()
+            log_engine.dispose()
             engine.dispose()
 
     docs = settings.docs_enabled
@@ -166,6 +178,18 @@ async def _checkpoints(engine: Engine, metrics: Metrics, every: float) -> None:
         if done is not None:
             metrics.checkpoints.inc()
             metrics.wal_frames.set(done[0])
+
+
+async def _drain(logbook: LogBook, every: float) -> None:
+    """Move the spooled recommendation log into the store, at start-up and then every ``every`` seconds."""
+    while True:
+        try:
+            await run_in_threadpool(logbook.drain)
+        except StoreError:  # the store still does not take it: the rows stay spooled, retried next round
+            pass
+        except Exception as error:  # a broken spool must not stop the service; reported in the log
+            log.warning("draining the recommendation log spool failed", extra={"exception": type(error).__name__})
+        await asyncio.sleep(every)
 
 
 def _telemetry_options(settings: Settings) -> dict[str, Any]:

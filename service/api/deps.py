@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.batching import Recommender
 from service.api.errors import ApiError
+from service.api.logbook import LogBook
 from service.api.metrics import Metrics
 from service.api.schemas import Role
 from service.api.search import NameIndexes
@@ -49,6 +50,7 @@ class Context:
     refresh_catalogue: Callable[[], Awaitable[None]]
     follower: Follower  # the fleet's desired model version, as this worker last read it
     model_lock: asyncio.Lock  # one model swap at a time in this worker: a reload, or following the fleet
+    logbook: LogBook  # the recommendation log: the store, or the local spool while the store does not answer
 
 
 async def _context(request: Request) -> Context:

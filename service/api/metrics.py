@@ -6,6 +6,8 @@ Exposed at ``/metrics`` in the text format:
 - ``smematch_recommendations_served_total`` (problems answered) and ``smematch_escalations_total``;
 - ``smematch_recommendation_batch_size`` (problems per engine call of the micro-batcher);
 - ``smematch_model_info{version,ranker}`` = 1 for the served model, and ``smematch_model_reloads_total{result}``;
+- ``smematch_recommendation_log_spooled_batches_total`` and ``..._drained_batches_total``: log batches the
+  store did not take at once, kept in the local spool, and moved into the store since (``service.api.logbook``);
 - ``smematch_sqlite_checkpoints_total`` and ``smematch_sqlite_wal_frames`` (SQLite store: the background
   checkpoints of its write-ahead log, see ``service.store.make_engine``);
 - ``python_gc_collections_total{generation}`` (and objects collected, uncollectable) and
@@ -75,6 +77,15 @@ class Metrics:
         self._model_labels: tuple[str, str] | None = None
         self.reloads = Counter(
             "smematch_model_reloads", "Model reload attempts by result", ("result",), registry=self.registry
+        )
+        self.log_spooled = Counter(
+            "smematch_recommendation_log_spooled_batches",
+            "Batches of the recommendation log written to the local spool because the store did not take them",
+            registry=self.registry,
+        )
+        self.log_drained = Counter(
+            "smematch_recommendation_log_drained_batches", "Spooled batches of the log moved into the store",
+            registry=self.registry,
         )
         self.checkpoints = Counter(
             "smematch_sqlite_checkpoints", "Background checkpoints of the SQLite write-ahead log",

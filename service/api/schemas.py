@@ -372,7 +372,7 @@ class HealthOut(BaseModel):
 
 
 class ReadyOut(BaseModel):
-    status: Literal["ready", "not ready"]
+    status: Literal["ready", "degraded", "not ready"]
     checks: dict[str, str]
     served_version: str | None = Field(description="the model version this worker serves")
     desired_version: str | None = Field(description="the version the fleet should serve; null before any reload")
