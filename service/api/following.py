@@ -54,10 +54,12 @@ def opening_ranker(follower: Follower, engine: Engine, models_dir: Path) -> tupl
 async def converge(context: Context) -> None:
     """One round of following the desired version (see the module docstring)."""
     follower, state = context.follower, context.state
-    await run_in_threadpool(follower.poll, context.engine)
-    if not state.ready:
-        return
+    # Polled under the lock: a reload in this worker publishes and records its version under it too, so a
+    # poll that read the store just before that publication cannot overwrite it with the older version.
     async with context.model_lock:
+        await run_in_threadpool(follower.poll, context.engine)
+        if not state.ready:
+            return
         folder = follower.target(state.current.version)
         desired = follower.desired
         if folder is None or desired is None:
