@@ -27,23 +27,32 @@ CONVERGED_WITHIN_SECONDS = 5.0
 CONSECUTIVE = 20
 
 
-def model_version(client: httpx.Client, key: str) -> dict:
-    response = client.get("/v1/model", headers={"X-API-Key": key})
+def model_version(base_url: str, key: str) -> dict:
+    """``GET /v1/model`` on a new connection: uvicorn's workers share the listening socket, so each new
+    connection may reach either worker (a kept-alive one stays with one)."""
+    response = httpx.get(f"{base_url}/v1/model", headers={"X-API-Key": key}, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def converged_after(client: httpx.Client, key: str, version: str) -> float:
+def converged_after(base_url: str, key: str, version: str) -> float:
     """Seconds until ``CONSECUTIVE`` consecutive ``GET /v1/model`` give ``version`` (inf if not within 3x the
     target, so a failure shows how far off it was)."""
     start = time.monotonic()
     streak = 0
     while time.monotonic() - start < 3 * CONVERGED_WITHIN_SECONDS:
-        streak = streak + 1 if model_version(client, key)["version"] == version else 0
+        streak = streak + 1 if model_version(base_url, key)["version"] == version else 0
         if streak == CONSECUTIVE:
             return time.monotonic() - start
         time.sleep(0.01)
     return float("inf")
+
+
+def worker_pids(base_url: str) -> set[str]:
+    """The workers whose model is loaded, from the live ``smematch_model_info`` series (one per worker pid)."""
+    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    return {re.search(r'pid="(\d+)"', line).group(1) for line in text.splitlines()
+            if line.startswith("smematch_model_info{") and line.endswith(" 1.0")}
 
 
 def served_total(text: str) -> float:
@@ -59,6 +68,10 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
     keys = stock(url)
     server = start_server(url, folder, args=("--workers", "2"))
     try:
+        deadline = time.monotonic() + 120
+        while len(worker_pids(server.base_url)) < 2:  # /readyz answered from the first worker up
+            assert time.monotonic() < deadline, "the second worker did not start"
+            time.sleep(0.2)
         yield server, keys, url, folder / "models"
     finally:
         stop_server(server)
@@ -67,35 +80,41 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
 @pytest.mark.slow
 def test_every_scrape_sums_the_recommendations_of_both_workers(two_workers: tuple) -> None:
     server, keys, _, _ = two_workers
-    with httpx.Client(base_url=server.base_url, timeout=10) as client:
-        for _ in range(40):
-            assert client.post("/v1/recommendations", json=AD_HOC,
-                               headers={"X-API-Key": keys["caseworker"]}).status_code == 200
-        scrapes = [client.get("/metrics").text for _ in range(10)]
+    answered_by: dict[str, int] = {}  # a recommendation id starts with its worker's own prefix
+    for _ in range(400):  # new connections until both workers have answered and 40 are sent
+        response = httpx.post(f"{server.base_url}/v1/recommendations", json=AD_HOC,
+                              headers={"X-API-Key": keys["caseworker"]}, timeout=10)
+        assert response.status_code == 200
+        prefix = response.json()["recommendation_id"][:16]
+        answered_by[prefix] = answered_by.get(prefix, 0) + 1
+        if len(answered_by) == 2 and sum(answered_by.values()) >= 40:
+            break
+    sent = sum(answered_by.values())
+    assert len(answered_by) == 2 and sent >= 40, answered_by
 
-    assert [served_total(text) >= 40 for text in scrapes] == [True] * 10
-    pids = {re.search(r'pid="(\d+)"', line).group(1)
-            for text in scrapes for line in text.splitlines() if line.startswith("smematch_model_info{")}
-    assert len(pids) == 2  # one model_info series per live worker: both write to the shared folder
+    scrapes = [httpx.get(f"{server.base_url}/metrics", timeout=10).text for _ in range(10)]
+
+    # Each worker answered fewer than all of them, so a scrape that counts them all has summed both.
+    assert [served_total(text) >= sent for text in scrapes] == [True] * 10
 
 
 @pytest.mark.slow
 def test_a_reload_reaches_both_workers_and_each_logs_the_version_that_answered(two_workers: tuple) -> None:
     server, keys, url, models = two_workers
     bundle(models / "fleet-2", "learned-fleet-2")
-    with httpx.Client(base_url=server.base_url, timeout=10) as client:
-        reloaded = client.post("/v1/admin/model/reload", json={"path": "fleet-2"},
-                               headers={"X-API-Key": keys["admin"]})
-        assert reloaded.status_code == 200, reloaded.text
+    reloaded = httpx.post(f"{server.base_url}/v1/admin/model/reload", json={"path": "fleet-2"},
+                          headers={"X-API-Key": keys["admin"]}, timeout=30)
+    assert reloaded.status_code == 200, reloaded.text
 
-        assert converged_after(client, keys["analyst"], "learned-fleet-2") < CONVERGED_WITHIN_SECONDS
+    assert converged_after(server.base_url, keys["analyst"], "learned-fleet-2") < CONVERGED_WITHIN_SECONDS
 
-        readiness = [client.get("/readyz").json() for _ in range(10)]
-        answered = [client.post("/v1/recommendations", json=AD_HOC, headers={"X-API-Key": keys["caseworker"]})
-                    for _ in range(10)]
+    readiness = [httpx.get(f"{server.base_url}/readyz", timeout=10).json() for _ in range(10)]
+    answered = [httpx.post(f"{server.base_url}/v1/recommendations", json=AD_HOC,
+                           headers={"X-API-Key": keys["caseworker"]}, timeout=10) for _ in range(20)]
     assert {(r["served_version"], r["desired_version"], r["matches_desired"]) for r in readiness} == {
         ("learned-fleet-2", "learned-fleet-2", True)}
     assert {r.json()["model_version"] for r in answered} == {"learned-fleet-2"}
+    assert len({r.json()["recommendation_id"][:16] for r in answered}) == 2  # both workers answered
     ids = [f"{r.json()['recommendation_id']}-1" for r in answered]
     engine = make_engine(url)
     try:
@@ -126,7 +145,7 @@ def test_two_serve_processes_on_one_store_follow_one_version_and_refuse_a_broken
         with httpx.Client(base_url=first.base_url, timeout=10) as one, \
                 httpx.Client(base_url=second.base_url, timeout=10) as other:
             assert one.post("/v1/admin/model/reload", headers={"X-API-Key": keys["admin"]}).status_code == 200
-            assert converged_after(other, keys["analyst"], "learned-replicas") < CONVERGED_WITHIN_SECONDS
+            assert converged_after(second.base_url, keys["analyst"], "learned-replicas") < CONVERGED_WITHIN_SECONDS
 
             broken = bundle(tmp_path / "models" / "broken", "learned-broken")
             (broken / "model.joblib").write_bytes(b"not a model")
@@ -134,7 +153,7 @@ def test_two_serve_processes_on_one_store_follow_one_version_and_refuse_a_broken
             time.sleep(3)  # several polls
 
             for client in (one, other):
-                described = model_version(client, keys["analyst"])
+                described = model_version(str(client.base_url).rstrip("/"), keys["analyst"])
                 assert described["version"] == "learned-replicas"
                 assert described["desired_version"] == "learned-broken" and not described["matches_desired"]
                 assert "could not be loaded" in described["desired_refused"]

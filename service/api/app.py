@@ -9,11 +9,12 @@ The refresher keeps several workers (``smematch serve --workers N``) consistent 
 other: every ``refresh_seconds`` it compares a fingerprint of the institutions, the outcome count and the
 districts with the one its catalogue was built from and refits when they differ. The model version comes
 from the store (``service.fleet``): a reload publishes it there and every worker of every replica polls it
-every ``model_poll_seconds`` and converges on it (``service.api.following``). The recommendation log goes to
-the store, or to a local spool drained every ``drain_seconds`` while the store does not take it in time
-(``service.api.logbook``); until a reload has set one, a
+every ``model_poll_seconds`` and converges on it (``service.api.following``); until a reload has set one, a
 worker that serves ``current`` (or the start-up baseline) picks up a new ``current`` bundle, with the same
 checks as a reload. The worker that receives an edit or a reload applies it before it answers.
+
+The recommendation log goes to the store, or to a local spool drained every ``drain_seconds`` while the store
+does not take it in time (``service.api.logbook``).
 
 Inputs: ``Settings``. Outputs: the ASGI app; routes are listed in the README of the API and in ``/docs``.
 """
