@@ -93,7 +93,10 @@ def loopback_cluster(workers: int = 2) -> Iterator[tuple[str, list[int]]]:
     dask = Path(sys.executable).parent / "dask"
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as scratch:
         address_file = Path(scratch) / "scheduler.json"
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT}
+        # This checkout's code on the workers, as in the client.
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT,
+                 "env": {**os.environ, "PYTHONPATH": path}}
         started = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                      "--scheduler-file", str(address_file)], **quiet)]
         try:

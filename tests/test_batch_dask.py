@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -48,8 +49,11 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("dask-cluster")
     address_file = folder / "scheduler.json"
     logs = (folder / "scheduler.log").open("wb")
+    # The workers run this checkout's code, as the client does (the README: the same smematch everywhere).
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     started = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                 "--scheduler-file", str(address_file)], cwd=ROOT, stdout=logs, stderr=logs)]
+                                 "--scheduler-file", str(address_file)], cwd=ROOT, env=environment, stdout=logs,
+                                stderr=logs)]
     try:
         deadline = time.monotonic() + 60
         while not address_file.exists():
@@ -59,7 +63,7 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             started.append(subprocess.Popen(
                 [str(DASK), "worker", "--scheduler-file", str(address_file), "--host", "127.0.0.1", "--nthreads", "1",
                  "--no-dashboard", "--local-directory", str(folder / f"worker-{number}")],
-                cwd=ROOT, stdout=logs, stderr=logs))
+                cwd=ROOT, env=environment, stdout=logs, stderr=logs))
         address = json.loads(address_file.read_text())["address"]
         from distributed import Client
 
