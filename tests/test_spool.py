@@ -169,12 +169,15 @@ def api(database_url: str, tmp_path: Path) -> Iterator[Api]:
 
 def test_a_held_store_lock_sends_the_log_to_the_spool_until_it_is_released(api: Api, tmp_path: Path) -> None:
     url = api.settings.database_url
+    assert api.client.get("/readyz").json()["checks"]["store"] == "ok"
     with store_locked(url, tmp_path):
+        before = api.client.get("/readyz").json()  # nothing written yet: the store's own health says it
         answers = [api.post("/v1/recommendations", json=AD_HOC) for _ in range(3)]
         readiness = api.client.get("/readyz").json()
         assert Spool(tmp_path / "spool").pending() >= 1
     ids = [f"{answer.json()['recommendation_id']}-1" for answer in answers]
     assert [answer.status_code for answer in answers] == [200] * 3
+    assert before["status"] == "degraded" and before["checks"]["store"].startswith("not taking writes")
     assert readiness["status"] == "degraded" and "spooling" in readiness["checks"]["store"]
 
     assert logged_ids(url, ids) == set(ids)

@@ -6,7 +6,8 @@ it in time (another process holds SQLite's write lock, PostgreSQL is unreachable
 (``service.store.spool``, fsync'd) and the answer goes out. From then on every batch goes straight to the
 spool, in order, until a drain (every second, in the background) has moved all of it into the store.
 
-``health()`` is what ``/readyz`` reports for the store's writes: ``ok``, or how many batches wait and why.
+``health()`` is what ``/readyz`` reports for the store's writes: ``ok``, how many batches wait and why, or
+that the store does not take a write now.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from service.api.batching import Job
 from service.api.metrics import Metrics
 from service.api.recommending import log_entries
 from service.store.errors import StoreError
-from service.store.log import log_rows, write_log_rows
+from service.store.log import check_log_writable, log_rows, write_log_rows
 from service.store.spool import Spool
 
 __all__ = ["LogBook"]
@@ -71,10 +72,16 @@ class LogBook:
         return moved
 
     def health(self) -> str:
-        if not self._spooling.is_set():
-            return "ok"
-        return (f"spooling: {self.spool.pending()} log batch(es) wait for the store "
-                f"({self._last_error or 'left by an earlier run'})")
+        """``ok``; or how many batches wait in the spool and why; or why the lock a log write needs was not
+        granted within the write timeout (``check_log_writable``). Blocking."""
+        if self._spooling.is_set():
+            return (f"spooling: {self.spool.pending()} log batch(es) wait for the store "
+                    f"({self._last_error or 'left by an earlier run'})")
+        try:
+            check_log_writable(self.engine)
+        except StoreError as error:
+            return f"not taking writes: {error}"
+        return "ok"
 
     def close(self) -> None:
         self.spool.close()

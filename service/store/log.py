@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, Table, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from matching.errors import InvalidInput, Issue
@@ -27,7 +27,7 @@ from service.store.models import RecommendationItemRow, RecommendationRow, table
 from service.store.outcomes import naive_utc, utc_now
 
 __all__ = ["LoggedRecommendation", "log_recommendation", "log_recommendations", "log_rows", "write_log_rows",
-           "text_hash", "get_logged"]
+           "check_log_writable", "text_hash", "get_logged"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +115,15 @@ def write_log_rows(engine: Engine, heads: Sequence[Mapping[str, Any]], items: Se
                 connection.execute(insert(table).on_conflict_do_nothing(), list(rows))
             else:
                 _insert(connection, table, rows)
+
+
+def check_log_writable(engine: Engine) -> None:
+    """Take what a log write takes, without writing: SQLite's write lock (``BEGIN IMMEDIATE``), PostgreSQL's
+    insert lock on ``recommendations``; raises ``StoreError`` when the store does not grant it within the
+    engine's lock wait (see ``make_engine(wait_seconds=...)``)."""
+    with translated_errors(), writing(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("LOCK TABLE recommendations IN ROW EXCLUSIVE MODE"))
 
 
 def _insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -34,16 +34,16 @@ def _database_reachable(ctx: Ctx) -> str:
 @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut, "description": "not ready"}})
 async def readyz(ctx: Ctx) -> JSONResponse:
     """Ready when a model is loaded and the database answers; ``degraded`` (still 200: answers go out) while
-    the store does not take the recommendation log's writes and they wait in the local spool. Also says which
-    model version this worker serves and whether it is the fleet's desired one (a worker still converging
-    stays ready: it serves a checked model)."""
+    the store does not take writes (its lock held elsewhere) or the recommendation log waits in the local
+    spool. Also says which model version this worker serves and whether it is the fleet's desired one (a
+    worker still converging stays ready: it serves a checked model)."""
     served = ctx.state.current.version if ctx.state.ready else None
     checks = {
         "model": f"ok ({served})" if served is not None else "not loaded",
         "database": await run_in_threadpool(_database_reachable, ctx),
     }
     ready = all(value.startswith("ok") for value in checks.values())
-    checks["store"] = ctx.logbook.health()
+    checks["store"] = await run_in_threadpool(ctx.logbook.health)
     status = ("ready" if checks["store"] == "ok" else "degraded") if ready else "not ready"
     fleet = ctx.follower.report(served or "")
     return JSONResponse({"status": status, "checks": checks, "served_version": served,
