@@ -19,12 +19,13 @@ are sparse products over blocks of problems, so memory stays bounded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
+from matching.retrieval import term_counts
 from matching.text import analyze, terms_of_words
 
 __all__ = ["CaseTexts", "TEXT_FEATURES", "NEIGHBOURS", "POOL", "TEXT_BLOCKS"]
@@ -45,28 +46,11 @@ class _Counts:
         for terms in rows:
             for term in terms:
                 self.vocabulary.setdefault(term, len(self.vocabulary))
-        self.matrix = self._matrix(rows)
-
-    def _matrix(self, rows: Iterable[Sequence[str]]) -> sp.csr_matrix:
-        indices: list[int] = []
-        counts: list[int] = []
-        indptr = [0]
-        vocabulary = self.vocabulary
-        for terms in rows:
-            row: dict[int, int] = {}
-            for term in terms:
-                column = vocabulary.get(term)
-                if column is not None:
-                    row[column] = row.get(column, 0) + 1
-            indices.extend(row)
-            counts.extend(row.values())
-            indptr.append(len(indices))
-        return sp.csr_matrix((np.asarray(counts, dtype=np.float32), np.asarray(indices, dtype=np.int64),
-                              np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, len(vocabulary)))
+        self.matrix = term_counts(rows, self.vocabulary)
 
     def of_words(self, tokens: Sequence[Sequence[str]]) -> sp.csr_matrix:
         """Counts of texts given as their ``matching.text.words`` (terms no case uses are left out)."""
-        return self._matrix(terms_of_words(words_) for words_ in tokens)
+        return term_counts(map(terms_of_words, tokens), self.vocabulary)
 
 
 def _weighted(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:

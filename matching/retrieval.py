@@ -8,7 +8,7 @@ each row, and only what passes the bound is sorted (no Python loop over pairs).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,9 +18,29 @@ from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 from matching.errors import NotFittedError
 from matching.text import analyze, analyze_normalized, terms_of_words
 
-__all__ = ["TextIndex", "top_k", "TILE"]
+__all__ = ["TextIndex", "term_counts", "top_k", "TILE"]
 
 TILE = 1024  # institutions per column tile of the similarity product
+
+
+def term_counts(analysed: Iterable[Sequence[str]], vocabulary: Mapping[str, int]) -> sp.csr_matrix:
+    """Counts of the ``vocabulary``'s terms in each row of ``analysed`` (terms it lacks are left out), as a
+    float32 CSR matrix with sorted column indices."""
+    indices: list[int] = []
+    counts: list[int] = []
+    indptr = [0]
+    for terms in analysed:
+        row: dict[int, int] = {}
+        for term in terms:
+            column = vocabulary.get(term)
+            if column is not None:
+                row[column] = row.get(column, 0) + 1
+        for column in sorted(row):
+            indices.append(column)
+            counts.append(row[column])
+        indptr.append(len(indices))
+    return sp.csr_matrix((np.asarray(counts, dtype=np.float32), np.asarray(indices, dtype=np.int32),
+                          np.asarray(indptr, dtype=np.int32)), shape=(len(indptr) - 1, len(vocabulary)))
 
 
 class TextIndex:
@@ -63,28 +83,12 @@ class TextIndex:
         self._check()
         analyzer = analyze_normalized if normalized else analyze
         analysed = (analyzer(text) for text in texts) if tokens is None else map(terms_of_words, tokens)
-        vocabulary = self.vectorizer_.vocabulary_
-        indices: list[int] = []
-        counts: list[int] = []
-        indptr = [0]
-        for terms in analysed:
-            row: dict[int, int] = {}
-            for term in terms:
-                column = vocabulary.get(term)
-                if column is not None:
-                    row[column] = row.get(column, 0) + 1
-            for column in sorted(row):
-                indices.append(column)
-                counts.append(row[column])
-            indptr.append(len(indices))
-        data = np.asarray(counts, dtype=np.float32)
-        columns = np.asarray(indices, dtype=np.int32)
+        matrix = term_counts(analysed, self.vectorizer_.vocabulary_)
+        data = matrix.data
         if self.sublinear_tf:
             np.log(data, out=data)
             data += 1.0
-        data *= self.vectorizer_.idf_[columns]
-        matrix = sp.csr_matrix((data, columns, np.asarray(indptr, dtype=np.int32)),
-                               shape=(len(indptr) - 1, len(vocabulary)))
+        data *= self.vectorizer_.idf_[matrix.indices]
         inplace_csr_row_normalize_l2(matrix)
         return matrix
 
