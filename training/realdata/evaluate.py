@@ -33,7 +33,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from matching import LearnedRanker
-from matching.context import fit_matcher
+from matching.context import as_time, fit_matcher
 from matching.eligibility import RULES, check_rules
 from matching.errors import InvalidInput, Issue
 from matching.history import as_seconds
@@ -150,21 +150,11 @@ def _table(scores: dict[str, MethodScore]) -> str:
     return "\n".join(lines)
 
 
-def _as_time(value: str | pd.Timestamp) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        stamp = pd.NaT
-    if pd.isna(stamp):
-        raise InvalidInput(Issue(column="split-date", expected="a date YYYY-MM-DD", found=repr(value)))
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
-
-
 def evaluate_folder(folder: str | Path, split_date: str, *, exclude_top: int = 0, seed: int = 0,
                     soft_rules: tuple[str, ...] | str = AUTO, config: TrainingConfig | None = None,
                     progress: Callable[[str], None] | None = None) -> EvaluationReport:
     """Read and validate the folder's tables, check the import's profile cut-off, and evaluate."""
-    split = _as_time(split_date)
+    split = as_time(split_date, "split-date")
     manifest = read_manifest(folder) or {}
     until = manifest.get("profile_until")
     if until and split < pd.Timestamp(until):
@@ -181,7 +171,7 @@ def evaluate_tables(tables: Tables, split_date: str | pd.Timestamp, *, exclude_t
                     profile_until: str | None = None, config: TrainingConfig | None = None,
                     progress: Callable[[str], None] | None = None) -> EvaluationReport:
     """Evaluate every method on the cases stated from ``split_date`` on (see the module docstring)."""
-    split = _as_time(split_date)
+    split = as_time(split_date, "split-date")
     if exclude_top < 0:
         raise InvalidInput(Issue(column="exclude-top-lenders", expected="a number >= 0", found=str(exclude_top)))
     if isinstance(soft_rules, str) and soft_rules.strip() != AUTO:  # "region,sector" as typed on the CLI
