@@ -40,7 +40,7 @@ class SplitConfig:
 class DatasetConfig:
     untried: str = "auto"
     untried_negatives: int = 24
-    untried_pool: int = 30
+    untried_pool: int = 60
     untried_weight: float = 1.0
     untried_auto_share: float = 0.05
 
