@@ -1,6 +1,7 @@
 """Reasons in plain words for recommended (problem, institution) pairs, and kind diversification.
 
-Reasons name the detected need and why the institution's kind fits it, the terms the problem shares with the
+Each reason is a ``matching.reasons.Reason``: its English sentence with a code and parameters. Reasons name
+the detected need and why the institution's kind fits it, the terms the problem shares with the
 institution's profile, the features that lifted it above the other candidates (track record, sector and
 district served, amount within range) and the eligibility checks it passed.
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from matching.lexicon import CATEGORY_KIND_PRIOR
+from matching.reasons import Reason
 from matching.records import CATEGORIES, INSTITUTION_KINDS, SECTORS
 
 __all__ = ["ChosenPairs", "explain_pairs", "diversify", "PREFERRED_KINDS", "CATEGORY_THRESHOLD"]
@@ -22,19 +24,6 @@ CATEGORY_THRESHOLD = 0.35  # confidence from which a detected category counts as
 PREFERRED_KINDS: dict[int, frozenset[int]] = {
     c: frozenset(int(k) for k in np.nonzero(CATEGORY_KIND_PRIOR[c] >= 0.8)[0]) for c in range(len(CATEGORIES))
 }
-
-_KIND_WORDS = {
-    "bank": "a bank",
-    "guarantee": "a guarantee corporation",
-    "microcredit": "a small-loan company",
-    "research_institute": "a research institute",
-    "college": "a college",
-    "government": "a government department or utility",
-}
-
-
-def _money(value: float) -> str:
-    return f"{value:,.0f}"
 
 
 @dataclass(slots=True)
@@ -91,28 +80,26 @@ def explain_pairs(
             strict=True):
         reasons: list[str] = []
         if fits:
-            reasons.append(
-                f"need detected: {CATEGORIES[category].replace('_', ' ')} ({certainty:.0%} confident), "
-                f"which {_KIND_WORDS[INSTITUTION_KINDS[kind_j]]} handles"
-            )
+            reasons.append(Reason("need_detected", {"category": CATEGORIES[category], "confidence": certainty,
+                                                    "kind": INSTITUTION_KINDS[kind_j]}))
         if shared:
-            reasons.append("matched terms: " + ", ".join(shared))
+            reasons.append(Reason("matched_terms", {"terms": list(shared)}))
         if good:
-            reasons.append(f"track record: about {rate_j:.0%} of {cases_j:.0f} past cases solved")
+            reasons.append(Reason("track_record", {"rate": rate_j, "cases": round(cases_j)}))
         if in_sector:
-            reasons.append(f"specialises in the {SECTORS[sector_j].replace('_', ' ')} sector")
+            reasons.append(Reason("sector_specialist", {"sector": SECTORS[sector_j]}))
         if in_region:
-            reasons.append(f"serves the {regions[region_j]} district specifically")
+            reasons.append(Reason("district_specialist", {"district": regions[region_j]}))
         checks = ["active"]
         if region_j >= 0:
             checks.append("region")
         if sector_j >= 0:
             checks.append("sector")
         if known:
-            reasons.append(f"amount {_money(amount_j)} is within its range {_money(low_j)}-{_money(high_j)}")
+            reasons.append(Reason("amount_in_range", {"amount": amount_j, "low": low_j, "high": high_j}))
             checks.append("amount")
         checks.append("capacity")
-        reasons.append("eligibility passed: " + ", ".join(checks))
+        reasons.append(Reason("eligibility_passed", {"checks": checks}))
         out.append(tuple(reasons))
     return out
 

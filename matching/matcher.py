@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from matching.catalogue import Catalogue, build_catalogue
-from matching.eligibility import RULE_TEXT, RULES, check_rules, combine, eligibility_masks, eligible_matrix
+from matching.eligibility import RULES, check_rules, combine, eligibility_masks, eligible_matrix
 from matching.errors import NotFittedError
 from matching.explain import CATEGORY_THRESHOLD, ChosenPairs, diversify, explain_pairs
 from matching.features import FEATURE_NAMES, pair_features, track_record
@@ -29,6 +29,7 @@ from matching.problems import (
     validate_problems,
 )
 from matching.ranking import BaselineRanker, Ranker
+from matching.reasons import Reason
 from matching.records import CATEGORIES, INSTITUTION_KINDS, Problem, RankedInstitution, Recommendation
 from matching.retrieval import top_k
 from matching.text import readable_terms
@@ -293,15 +294,13 @@ class Matcher:
         for local, row in enumerate(rows):
             start, stop = bounds[local], bounds[local + 1]
             if not has_need[local] and candidates.best_similarity[local] < self.gibberish_similarity:
-                chosen_per_problem.append("the text states no need we recognise and matches no institution's profile")
+                chosen_per_problem.append(Reason("no_recognisable_need"))
             elif stop == start:
-                detail = ", ".join(f"{RULE_TEXT[r]}: {n[local]}" for r, n in candidates.excluded.items() if n[local])
-                chosen_per_problem.append(f"no eligible institution in the city (excluded: {detail or 'none'})")
+                excluded = {r: int(n[local]) for r, n in candidates.excluded.items() if n[local]}
+                chosen_per_problem.append(Reason("no_eligible_institution", {"excluded": excluded}))
             elif not clears[start:stop].any():
-                chosen_per_problem.append(
-                    f"no institution fits well enough (best score {scores[order[start]]:.2f} is below "
-                    f"{ranker.escalate_below:.2f})"
-                )
+                chosen_per_problem.append(Reason("below_threshold", {"best": float(scores[order[start]]),
+                                                                     "threshold": float(ranker.escalate_below)}))
             else:
                 passing = order[start:stop][clears[start:stop]]
                 if needs_many[local]:

@@ -33,6 +33,7 @@ __all__ = [
     "INSTITUTION_KINDS",
     "LENDER_KINDS",
     "OUTCOME_STATUSES",
+    "CASE_STATUSES",
     "STATUS_GAIN",
     "CATEGORIES",
     "MONEY_CATEGORIES",
@@ -72,6 +73,10 @@ INSTITUTION_KINDS: tuple[str, ...] = (
 LENDER_KINDS: frozenset[str] = frozenset({"bank", "guarantee", "microcredit"})
 
 OUTCOME_STATUSES: tuple[str, ...] = ("contacted", "accepted", "declined", "solved", "failed")
+
+# A problem as a case: the statuses its events move it through (see ``service.store.cases``).
+CASE_STATUSES: tuple[str, ...] = ("open", "recommended", "referred", "accepted", "solved", "unsolved", "escalated",
+                                  "resolved_by_province", "closed")
 
 # Graded relevance of an outcome stage, for training labels and ranking metrics:
 # solved above accepted above contacted above declined/failed.
