@@ -21,7 +21,10 @@ MAX_EXAMPLES = 6
 DATA_DEPENDENT = {
     "POST /v1/recommendations": {"region"},
     "POST /v1/outcomes": {"problem_id", "institution_id"},
-    "PUT /v1/problems/{problem_id}": {"enterprise_id"},
+    "PUT /v1/problems/{problem_id}": {"enterprise_id", "problem_id"},
+    # A body may carry its record's id, but only the path's: no OpenAPI document ties a body field to the path.
+    "PUT /v1/enterprises/{enterprise_id}": {"enterprise_id"},
+    "PUT /v1/institutions/{institution_id}": {"institution_id"},
 }
 
 

@@ -39,7 +39,7 @@ from service.api.deps import Context
 from service.api.metrics import Metrics
 from service.api.middleware import RequestMiddleware
 from service.api.recommending import log_writer
-from service.api.routes import admin, exports, health, model, outcomes, recommendations
+from service.api.routes import admin, cases, exports, health, model, outcomes, recommendations
 from service.api.routes import records as record_routes
 from service.api.search import NameIndexes
 from service.api.security import KeyRing, hash_key
@@ -138,7 +138,7 @@ def create_app(
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     # Each router carries its full prefix (``/v1``), so a route's template is its whole path (metrics, logs).
     for router in (health.router, recommendations.router, record_routes.router, outcomes.router, model.router,
-                   admin.router, exports.router):
+                   admin.router, exports.router, cases.router):
         app.include_router(router)
     mount_console(app, settings)
     return app

@@ -7,6 +7,9 @@
 - ``log_writer``: writes one log entry per answered problem with ``service.store.log_recommendations``, one
   transaction per micro-batch. Ids: the response's ``recommendation_id`` is a new UUID; its problems are
   logged as ``<recommendation_id>-1``, ``-2``, ... in response order.
+- Reasons: the request JSON keeps each shown institution's reasons and the escalation reason as
+  ``{code, params}`` (``service.api.cases.logged_reasons``); ``response`` renders them as ``{code, params,
+  text}`` in the caller's language. After the log, the cases of stored problems move (``engine_moves``).
 - Propensity (logged per shown institution): ranking is deterministic, so every shown institution was shown
   with probability 1; what is uncertain is whether the caseworker *looked* at it. We log the examination
   propensity of the position-based model, ``1 / rank`` (eta = 1, as in Joachims et al. 2017), which
@@ -27,9 +30,11 @@ from matching.errors import InvalidInput, Issue
 from matching.records import Recommendation
 from matching.text import has_content
 from service.api.batching import Job, LogWriter
+from service.api.cases import engine_moves, logged_reasons, reason_out, stored_subjects
 from service.api.errors import ApiError
 from service.api.schemas import EnterpriseSubject, ProblemSubject, RecommendationIn, TextSubject
 from service.store import LoggedRecommendation, get_enterprise, get_problem, log_recommendations, problems_of
+from service.store.cases import apply_moves
 
 __all__ = ["problems_for", "check_rows", "unknown_regions", "log_writer", "response", "new_recommendation_id",
            "propensity", "PROPENSITY_MODEL"]
@@ -102,23 +107,29 @@ def log_writer(engine: Engine) -> LogWriter:
                     recommendation=result,
                     text=job.rows[position - 1]["text"],
                     request={**job.meta, "k": job.k, "escalate": result.escalate,
-                             "escalate_reason": result.escalate_reason, "categories": result.categories,
-                             "propensity_model": PROPENSITY_MODEL},
+                             "categories": result.categories, "propensity_model": PROPENSITY_MODEL,
+                             **logged_reasons(result)},
                     enterprise_id=job.meta.get("enterprise_id"),
                     propensities=[propensity(item.rank) for item in result.institutions],
                     recommendation_id=f"{job.meta['recommendation_id']}-{position}",
                 ))
         log_recommendations(engine, entries)
+        moves = [move for job in jobs for move in engine_moves(stored_subjects([job]), job.meta.get("key_id"))]
+        if moves:
+            apply_moves(engine, moves)
 
     return write
 
 
 def response(recommendation_id: str, model_version: str, enterprise_id: str | None,
-             results: Sequence[Recommendation]) -> dict[str, Any]:
+             results: Sequence[Recommendation], language: str = "en") -> dict[str, Any]:
     shaped = []
     for position, result in enumerate(results, start=1):
         item = result.to_dict()
         item.pop("model_version", None)
+        for shown, ranked in zip(item["institutions"], result.institutions, strict=True):
+            shown["reasons"] = [reason_out(reason, language) for reason in ranked.reasons]
+        item["escalate_reason"] = reason_out(result.escalate_reason, language)
         item["recommendation_id"] = f"{recommendation_id}-{position}"
         shaped.append(item)
     version = results[0].model_version if results else model_version

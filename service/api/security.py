@@ -2,7 +2,8 @@
 
 A key is ``smk_`` followed by 32 random bytes (URL-safe base64). Only its SHA-256 is stored: the tokens are
 high-entropy, so a fast hash is enough (no password stretching needed) and lookups are one indexed query.
-Roles are ordered ``caseworker < analyst < admin``; a route names the least role it needs.
+Roles are ordered ``caseworker < analyst < admin``; a route names the least role it needs. ``provincial``
+stands outside that ladder: only routes that name it let it through.
 
 ``KeyRing`` answers "which role does this key have?" from the store, remembering answers for a few seconds so
 the hot path (recommendations) does not query the database on every request; a revoked key stops working
@@ -46,6 +47,8 @@ def hash_key(key: str) -> str:
 
 
 def allows(role: str, needed: str) -> bool:
+    if needed == Role.provincial:
+        return role == Role.provincial
     return ROLE_RANK.get(role, 0) >= ROLE_RANK[needed]
 
 

@@ -14,7 +14,7 @@ import typer
 from service.commands._common import fail, out_console, reported_errors
 from service.settings import Settings
 
-ROLES = ("caseworker", "analyst", "admin")
+ROLES = ("caseworker", "analyst", "admin", "provincial")
 
 
 def register(app: typer.Typer) -> None:
@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
 
     @keys.command("create")
     def create(
-        role: Annotated[str, typer.Option(help="caseworker, analyst or admin.")],
+        role: Annotated[str, typer.Option(help="caseworker, analyst, admin or provincial.")],
         name: Annotated[str | None, typer.Option(help="Who or what the key is for.")] = None,
     ) -> None:
         """Create a key and print it alone on standard output (it is shown only this once)."""

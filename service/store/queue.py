@@ -33,8 +33,10 @@ QUEUE_COLUMNS = ("problem_id", "enterprise_id", "enterprise_name", "sector", "di
 AGE_BANDS: tuple[tuple[str, int | None], ...] = (("0-7", 7), ("8-30", 30), ("31-90", 90), ("91+", None))
 
 
-def problems_with_status(engine: Engine, status: str, *, limit: int, offset: int) -> list[dict[str, Any]]:
-    """Problems whose case is ``status``, by problem id: ``{problem_id, status, updated_at}``."""
+def problems_with_status(engine: Engine, status: str, *, limit: int | None, offset: int = 0,
+                         enterprise_id: str | None = None) -> list[dict[str, Any]]:
+    """Problems whose case is ``status`` (of one enterprise, when given), by problem id:
+    ``{problem_id, status, updated_at}``; every one when ``limit`` is None."""
     if status == "open":
         query = (select(ProblemRow.problem_id, CaseRow.updated_at)
                  .outerjoin(CaseRow, CaseRow.problem_id == ProblemRow.problem_id)
@@ -43,6 +45,10 @@ def problems_with_status(engine: Engine, status: str, *, limit: int, offset: int
     else:
         query = select(CaseRow.problem_id, CaseRow.updated_at).where(CaseRow.status == status).order_by(
             CaseRow.problem_id)
+        if enterprise_id is not None:
+            query = query.join(ProblemRow, ProblemRow.problem_id == CaseRow.problem_id)
+    if enterprise_id is not None:
+        query = query.where(ProblemRow.enterprise_id == enterprise_id)
     with translated_errors(), reading(engine) as connection:
         rows = connection.execute(query.limit(limit).offset(offset)).all()
     return [{"problem_id": row.problem_id, "status": status, "updated_at": row.updated_at} for row in rows]

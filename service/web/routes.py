@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from matching.records import OUTCOME_STATUSES, SECTORS
-from service.api.deps import Analyst, Caseworker, QueryCheckedRoute
+from service.api.deps import Analyst, AnyRole, QueryCheckedRoute
 from service.api.routes import responses
 from service.api.schemas import Role
 from service.settings import Settings
@@ -77,7 +77,7 @@ def console_router(settings: Settings, templates: Path, *, runs_ttl_seconds: flo
         return HTMLResponse(html, headers={"Vary": "Accept-Language"})
 
     @router.get("/v1/me", response_model=MeOut, tags=["console"], responses=responses(401, 503))
-    async def me(caller: Caseworker) -> dict[str, Any]:
+    async def me(caller: AnyRole) -> dict[str, Any]:
         """The role of the presented key (any valid key may ask), so a client shows only what it may do."""
         return {"key_id": caller.key_id, "name": caller.name, "role": caller.role}
 
