@@ -137,7 +137,8 @@ def test_the_export_is_csv_with_a_byte_order_mark_and_xlsx(api: Api) -> None:
     assert answer.status_code == 200 and answer.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
     assert [row["problem_id"] for row in rows] == ["P000002"]
-    assert rows[0]["reason"] == "个案工作人员上报：没有机构能提供这种培训" and rows[0]["enterprise_name"] == "杭州明达机械有限公司"
+    assert rows[0]["reason"] == "个案工作人员上报：没有机构能提供这种培训"
+    assert rows[0]["enterprise_name"] == "杭州明达机械有限公司"
     book = api.get("/v1/exports/escalations?format=xlsx", role="provincial")
     assert book.status_code == 200
     sheet = load_workbook(io.BytesIO(book.content)).active

@@ -1,4 +1,7 @@
-"""CLI: ``smematch recommend`` for one problem text or a JSON-lines file of problems."""
+"""CLI: ``smematch recommend`` for one problem text or a JSON-lines file of problems.
+
+Reasons are shown in ``--lang`` (``en`` or ``zh``); with ``--json`` each is ``{code, params, text}``, as the API
+gives them."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from rich.table import Table
 
 from matching.context import fit_matcher
 from matching.errors import InvalidInput, Issue
+from matching.reasons import LANGUAGES, reason_data, render
 from matching.records import Recommendation
 from service.commands._common import out_console, reported_errors
 from service.loading import current_ranker, load_tables_from
@@ -50,20 +54,30 @@ def read_jsonl(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(FIELDS))
 
 
-def result_json(result: Recommendation) -> str:
-    return json.dumps(result.to_dict(), ensure_ascii=False)
+def _reason(reason: str | None, language: str) -> dict | None:
+    data = reason_data(reason)
+    return None if data is None else {**data, "text": render(data["code"], data["params"], language)}
 
 
-def show(result: Recommendation) -> None:
+def result_json(result: Recommendation, language: str = "en") -> str:
+    shaped = result.to_dict()
+    for shown, item in zip(shaped["institutions"], result.institutions, strict=True):
+        shown["reasons"] = [_reason(reason, language) for reason in item.reasons]
+    shaped["escalate_reason"] = _reason(result.escalate_reason, language)
+    return json.dumps(shaped, ensure_ascii=False)
+
+
+def show(result: Recommendation, language: str = "en") -> None:
     categories = ", ".join(f"{c} ({v:.0%})" for c, v in result.categories.items()) or "none recognised"
     out_console.print(f"[bold]needs:[/] {categories}   [dim]model {result.model_version}[/]")
     if result.escalate:
-        out_console.print(f"[bold yellow]escalate:[/] {result.escalate_reason}")
+        escalation = _reason(result.escalate_reason, language)
+        out_console.print(f"[bold yellow]escalate:[/] {escalation['text'] if escalation else ''}", highlight=False)
         return
     table = Table("#", "institution", "kind", "score", "reasons", show_lines=True)
     for item in result.institutions:
         table.add_row(str(item.rank), f"{item.name}\n[dim]{item.institution_id}[/]", item.kind,
-                      f"{item.score:.3f}", "\n".join(item.reasons))
+                      f"{item.score:.3f}", "\n".join(_reason(r, language)["text"] for r in item.reasons))
     out_console.print(table)
 
 
@@ -79,9 +93,12 @@ def register(app: typer.Typer) -> None:
         data: Annotated[Path | None, typer.Option(help="A folder of tables (instead of the store).")] = None,
         db: Annotated[str | None, typer.Option(help="A database URL (default: the configured store).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON result per line.")] = False,
+        lang: Annotated[str, typer.Option("--lang", help="The language of the reasons: en or zh.")] = "en",
     ) -> None:
         """Recommend institutions for a problem, or for every line of a JSON-lines file, in order."""
         with reported_errors():
+            if lang not in LANGUAGES:
+                raise InvalidInput(Issue(column="--lang", expected=f"one of {', '.join(LANGUAGES)}", found=repr(lang)))
             if (text is None) == (input is None):
                 raise InvalidInput(Issue(column="--text/--input", expected="exactly one of them", found=(
                     "both" if text is not None else "neither")))
@@ -93,6 +110,6 @@ def register(app: typer.Typer) -> None:
             results = matcher.recommend(problems, k=k)
         for result in results:
             if as_json:
-                typer.echo(result_json(result))
+                typer.echo(result_json(result, lang))
             else:
-                show(result)
+                show(result, lang)
