@@ -118,6 +118,7 @@ _TEMPLATES: dict[str, dict[str, str]] = {
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+)(\*?))?\}")
 _SEPARATOR = {"en": ", ", "zh": "、"}
 _NONE = {"en": "none", "zh": "无"}
+_COLON = {"en": ": ", "zh": "："}
 
 
 def language_of(tag: str | None) -> str:
@@ -145,7 +146,7 @@ def _formatted(value: Any, how: str | None, star: str, language: str) -> str:
     if how == "list":
         return separator.join(str(v) for v in value)
     if how == "rule_counts":
-        items = [f"{_word('rule', rule, language)}: {count}" for rule, count in dict(value).items()]
+        items = [f"{_word('rule', rule, language)}{_COLON[language]}{count}" for rule, count in dict(value).items()]
         return separator.join(items) or _NONE[language]
     if star:
         return separator.join(_word(how, v, language) for v in value)
@@ -199,4 +200,4 @@ def reason_data(reason: str | Mapping[str, Any] | None) -> dict[str, Any] | None
 def templates() -> dict[str, Any]:
     """The templates and vocabularies as JSON, for a client that renders reasons itself."""
     return {"languages": list(LANGUAGES), "templates": _TEMPLATES, "vocabulary": _VOCABULARY,
-            "separator": _SEPARATOR, "none": _NONE}
+            "separator": _SEPARATOR, "none": _NONE, "colon": _COLON}

@@ -7,14 +7,20 @@ import { clearMessage, el, report } from "./dom.js";
 import { loadCatalogue, preferredLanguage, setLanguage } from "./i18n.js";
 import { wireEnterprises } from "./enterprises.js";
 import { loadModel, wireModel } from "./model.js";
+import { loadOverview } from "./overview.js";
+import { loadQueue, wireQueue } from "./queue.js";
 import { wireAdhoc } from "./recommend.js";
 
+// The ladder caseworker < analyst < admin; `provincial` stands outside it (only what names it).
 const ROLE_RANK = { caseworker: 1, analyst: 2, admin: 3 };
 const byId = (id) => document.getElementById(id);
 let caller = null;
 
+/** Whether the caller may see what needs `needed`: one role or several separated by spaces. */
 function allowed(needed) {
-  return caller !== null && (ROLE_RANK[caller.role] ?? 0) >= (ROLE_RANK[needed] ?? 99);
+  if (caller === null) return false;
+  return needed.split(" ").some((role) => role === caller.role
+    || (ROLE_RANK[caller.role] ?? 0) >= (ROLE_RANK[role] ?? 99));
 }
 
 function showKeyPanel(problemLabel) {
@@ -40,6 +46,8 @@ function showView(name) {
   for (const view of document.querySelectorAll(".view")) view.hidden = view.id !== `view-${name}`;
   clearMessage();
   if (name === "model") loadModel();
+  if (name === "queue") loadQueue({ role: caller.role });
+  if (name === "overview") loadOverview();
 }
 
 function enterWorkspace() {
@@ -48,8 +56,9 @@ function enterWorkspace() {
   byId("who").hidden = false;
   byId("key-panel").hidden = true;
   byId("workspace").hidden = false;
-  showView("enterprises");
-  byId("search-q").focus();
+  const first = document.querySelector(".tab:not([hidden])");
+  if (first) showView(first.dataset.view);
+  if (first && first.dataset.view === "enterprises") byId("search-q").focus();
 }
 
 async function signIn(key) {
@@ -95,6 +104,7 @@ function wire() {
   wireEnterprises();
   wireAdhoc();
   wireModel();
+  wireQueue(() => caller);
 }
 
 async function start() {
