@@ -30,9 +30,9 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from matching import FEATURE_NAMES, LearnedRanker, save_bundle
+from matching.reasons import render
 from service.api.keys import create_key
 from service.store import make_engine
-from matching.reasons import render
 from service.web.i18n import catalogue
 from training.simulator import simulate, write
 
@@ -370,7 +370,7 @@ def test_a_caseworker_escalates_the_province_resolves_in_chinese_and_the_casewor
     problem.locator("button.escalate-open").click()
     problem.locator("form.escalate textarea").fill(why)
     problem.locator("form.escalate button[type=submit]").click()
-    expect(problem.locator(".case")).to_have_attribute("data-status", "escalated")
+    expect(problem.locator("div.case")).to_have_attribute("data-status", "escalated")
     expect(problem.locator(".case-status strong")).to_have_text(label("case_escalated"))
     expect(problem.locator(".notice")).to_have_text(label("escalated_now"))
     shot(page, "10-caseworker-escalates")
@@ -396,7 +396,7 @@ def test_a_caseworker_escalates_the_province_resolves_in_chinese_and_the_casewor
     page.wait_for_selector("body[data-ready=true]")
     from_search(page, enterprise_id, city.chinese[1])
     problem = page.locator(f".problem[data-problem-id={problem_id}]")
-    expect(problem.locator(".case")).to_have_attribute("data-status", "resolved_by_province")
+    expect(problem.locator("div.case")).to_have_attribute("data-status", "resolved_by_province")
     expect(problem.locator(".case-status strong")).to_have_text(label("case_resolved_by_province"))
     expect(problem.locator("button.escalate-open")).to_have_count(0)
     problem.locator(".case-history summary").click()

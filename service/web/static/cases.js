@@ -50,7 +50,7 @@ export async function showCase(box, problemId) {
     box.dataset.status = data.status;
     box.replaceChildren(
       el("p", { cls: "case-status" }, [el("span", { i18n: "case_status" }), ": ",
-        el("strong", { cls: `case case-${data.status}`, i18n: `case_${data.status}` })]),
+        el("strong", { cls: `case-badge case-${data.status}`, i18n: `case_${data.status}` })]),
       el("details", { cls: "case-history" }, [el("summary", { i18n: "history_heading" }), historyList(data.history)]),
       ...(ESCALATABLE.has(data.status) ? escalateForm(problemId, box) : []),
     );
