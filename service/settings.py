@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # An optional bootstrap admin key (only its hash is kept in memory); keys normally come from `smematch keys`.
     bootstrap_admin_key: str | None = None
     log_level: str = "info"
+    # Cases: a rule escalates after this many failed referrals, or after this many days open
+    # (``smematch cases escalate-overdue``); 0 turns a rule off.
+    case_escalate_after_failed_referrals: int = Field(default=3, ge=0)
+    case_escalate_after_days: int = Field(default=0, ge=0)
     # FastAPI's built-in OpenTelemetry spans and metrics (needs providers configured by the operator).
     opentelemetry: bool = False
 

@@ -183,3 +183,28 @@ def test_the_overview_counts_by_status_sector_district_kind_and_age(stocked: Eng
     assert sum(sum(v.values()) for v in counts["by_sector"].values()) == 3
     assert sum(sum(v.values()) for v in counts["by_days_open"].values()) == 3
     assert sum(sum(v.values()) for v in counts["by_institution_kind"].values()) == 1
+
+
+def test_the_cli_escalates_overdue_problems_and_makes_provincial_keys(database_url: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+    from service.store.queue import problems_with_status
+
+    engine = make_engine(database_url)
+    create_schema(engine)
+    import_tables(engine, valid_tables(enterprises=3, problems=3, institutions=3, outcomes=0))
+    monkeypatch.setenv("SMEMATCH_DATABASE_URL", database_url)
+    runner = CliRunner()
+    off = runner.invoke(app, ["cases", "escalate-overdue"])
+    assert off.exit_code == 0 and "off" in off.stdout
+    done = runner.invoke(app, ["cases", "escalate-overdue", "--days", "30"])
+    assert done.exit_code == 0, done.output
+    assert "escalated 3 problem(s)" in done.stdout
+    assert len(problems_with_status(engine, "escalated", limit=None)) == 3
+    assert "escalated 0 problem(s)" in runner.invoke(app, ["cases", "escalate-overdue", "--days", "30"]).stdout
+    key = runner.invoke(app, ["keys", "create", "--role", "provincial"])
+    assert key.exit_code == 0 and key.stdout.strip().startswith("smk_")
+    assert runner.invoke(app, ["keys", "create", "--role", "province"]).exit_code != 0
+    engine.dispose()

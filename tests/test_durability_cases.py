@@ -21,6 +21,7 @@ from test_api_fixtures import Server, start_server, stock, stop_server
 
 from service.store import import_tables, make_engine
 from service.store.models import CaseEventRow, CaseRow
+
 from factories import valid_tables
 
 WRITERS = 6

@@ -21,13 +21,19 @@ from matching.records import Recommendation
 from service.api.records import get_records
 from service.api.security import Caller
 from service.store import reading, translated_errors
-from service.store.cases import Move, apply_moves, escalation, history, resolution
+from service.settings import Settings
+from service.store.cases import CaseRules, Move, apply_moves, escalation, history, resolution
 from service.store.models import RecommendationItemRow, RecommendationRow, table_of
 from service.store.queue import escalation_queue, overview, problems_with_status
 
 __all__ = ["reason_out", "event_out", "problem_case", "escalate", "resolve", "queue_page", "logged_for_problem",
            "logged_reasons", "problems_page", "ids_with_status", "overview_out", "engine_moves", "stored_subjects",
-           "who"]
+           "who", "case_rules"]
+
+
+def case_rules(settings: Settings) -> CaseRules:
+    return CaseRules(failed_referrals=settings.case_escalate_after_failed_referrals,
+                     days_open=settings.case_escalate_after_days)
 
 
 def who(caller: Caller) -> str:
