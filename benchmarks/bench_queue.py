@@ -76,9 +76,9 @@ def fill(url: str, escalated: int) -> None:
             events.append({"problem_id": problem_id, "sequence": 1, "status": status, "at": at, "source": "engine",
                            "by": None, "reason": reason})
             if n % 3 == 0:
-                outcomes.append({"outcome_id": f"O{n:08d}", "problem_id": problem_id, "institution_id": f"I{n % 50:04d}",
-                                 "status": "declined", "amount": None, "recorded_at": at - timedelta(days=1),
-                                 "recorded_by": "bench"})
+                outcomes.append({"outcome_id": f"O{n:08d}", "problem_id": problem_id,
+                                 "institution_id": f"I{n % 50:04d}", "status": "declined", "amount": None,
+                                 "recorded_at": at - timedelta(days=1), "recorded_by": "bench"})
         with engine.begin() as connection:
             connection.execute(table_of(ProblemRow).insert(), problems)
             connection.execute(table_of(CaseRow).insert(), cases)

@@ -20,8 +20,8 @@ from matching.reasons import Reason, reason_data, render
 from matching.records import Recommendation
 from service.api.records import get_records
 from service.api.security import Caller
-from service.store import reading, translated_errors
 from service.settings import Settings
+from service.store import reading, translated_errors
 from service.store.cases import CaseRules, Move, apply_moves, escalation, history, resolution
 from service.store.models import RecommendationItemRow, RecommendationRow, table_of
 from service.store.queue import escalation_queue, overview, problems_with_status
