@@ -4,8 +4,10 @@
   ``open``).
 - ``escalation_queue``: escalated cases oldest escalation first, each with its problem, enterprise, sector,
   district, days open, the referrals tried (outcomes, oldest first) and the reasons (the escalation's and the
-  engine's, as ``{code, params}``). Filters: sector, region, source, enterprise. One indexed range of
-  ``cases`` per page (``cases_by_status``), then the page's outcomes by problem id.
+  engine's, as ``{code, params}``). Filters: sector, region, source, enterprise. A page is found on ``cases``
+  alone, in the order of its index ``cases_by_status`` (a filter on the enterprise is one set of problem ids
+  it tests against), so the rows an offset skips cost an index entry each, not a join; then the page's 50
+  rows are joined to their problems and enterprises, and their outcomes read by problem id.
 - ``overview``: counts by status, sector, district, institution kind (of the referrals) and days open.
 
 Inputs: an engine, filters, paging. Outputs: plain dicts.
@@ -59,23 +61,28 @@ def escalation_queue(engine: Engine, *, limit: int, offset: int, sector: str | N
                      now: datetime | None = None) -> list[dict[str, Any]]:
     """One page of the queue (see the module docstring), oldest escalation first."""
     moment = naive_utc(now) if now is not None else utc_now()
+    page = select(CaseRow.problem_id, CaseRow.escalated_at).where(CaseRow.status == "escalated")
+    if source is not None:
+        page = page.where(CaseRow.escalation_source == source)
+    if sector is not None or region is not None or enterprise_id is not None:
+        chosen = select(ProblemRow.problem_id).join(EnterpriseRow,
+                                                    EnterpriseRow.enterprise_id == ProblemRow.enterprise_id)
+        for column, value in ((EnterpriseRow.sector, sector), (EnterpriseRow.region, region),
+                              (ProblemRow.enterprise_id, enterprise_id)):
+            if value is not None:
+                chosen = chosen.where(column == value)
+        page = page.where(CaseRow.problem_id.in_(chosen))
+    paged = page.order_by(CaseRow.escalated_at, CaseRow.problem_id).limit(limit).offset(offset).subquery("page")
     query = (select(CaseRow.problem_id, CaseRow.escalated_at, CaseRow.escalation_source, CaseRow.escalation_reason,
                     CaseRow.engine_reason, ProblemRow.enterprise_id, ProblemRow.text, ProblemRow.amount,
                     ProblemRow.stated_at, EnterpriseRow.name, EnterpriseRow.sector, EnterpriseRow.region)
+             .select_from(paged)
+             .join(CaseRow, CaseRow.problem_id == paged.c.problem_id)
              .join(ProblemRow, ProblemRow.problem_id == CaseRow.problem_id)
              .join(EnterpriseRow, EnterpriseRow.enterprise_id == ProblemRow.enterprise_id)
-             .where(CaseRow.status == "escalated")
-             .order_by(CaseRow.escalated_at, CaseRow.problem_id))
-    if sector is not None:
-        query = query.where(EnterpriseRow.sector == sector)
-    if region is not None:
-        query = query.where(EnterpriseRow.region == region)
-    if source is not None:
-        query = query.where(CaseRow.escalation_source == source)
-    if enterprise_id is not None:
-        query = query.where(ProblemRow.enterprise_id == enterprise_id)
+             .order_by(paged.c.escalated_at, paged.c.problem_id))
     with translated_errors(), reading(engine) as connection:
-        rows = connection.execute(query.limit(limit).offset(offset)).all()
+        rows = connection.execute(query).all()
         referrals = _referrals(connection, [row.problem_id for row in rows])
     return [{
         "problem_id": row.problem_id, "enterprise_id": row.enterprise_id, "enterprise_name": row.name,
