@@ -125,6 +125,11 @@ def test_problems_are_listed_by_status_and_an_unknown_status_names_the_allowed_o
     assert [p["problem_id"] for p in api.get("/v1/problems?status=open&limit=2").json()["items"]] == [
         "P000001", "P000002"]
     assert api.get("/v1/problems?status=open&limit=2").json()["next_offset"] == 2
+    found = api.get("/v1/problems?status=escalated&q=irigation").json()["items"]  # a typo, as search allows
+    assert [(p["problem_id"], p["status"]) for p in found] == [("P000003", "escalated")]
+    assert api.get("/v1/problems?status=open&q=irrigation").json()["items"] == []
+    assert [p["problem_id"] for p in api.get("/v1/problems?status=open&enterprise_id=E000001").json()["items"]] == [
+        "P000001", "P000002"]
     refused = api.get("/v1/problems?status=stuck")
     assert refused.status_code == 422
     problem = refused.json()["detail"][0]

@@ -402,6 +402,12 @@ def test_a_caseworker_escalates_the_province_resolves_in_chinese_and_the_casewor
     problem.locator(".case-history summary").click()
     expect(problem.locator(".history li").last).to_contain_text("省级融资担保基金提供担保")
     shot(page, "13-caseworker-sees-the-resolution")
+    page.click(".tab[data-view=overview]")
+    resolved = page.locator("#overview-body rect.bar[data-status=resolved_by_province]")
+    expect(resolved).to_have_count(1)
+    assert int(resolved.get_attribute("data-value")) >= 1
+    expect(page.locator("#overview-body rect.bar")).to_have_count(9)
+    shot(page, "14-overview")
     assert watch.errors == [] and province_watch.errors == [] and watch.dialogs == []
 
 

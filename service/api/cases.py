@@ -88,6 +88,7 @@ def escalate(engine: Engine, problem_id: str, note: str, caller: Caller, languag
     """Escalate for a caseworker: (the answer, recorded). Escalated already: nothing recorded, and it says so."""
     reason = {"code": "caseworker_escalated", "params": {"note": note}}
     applied, = apply_moves(engine, [escalation(problem_id, source="caseworker", reason=reason, by=who(caller))])
+    event: dict[str, Any] | None
     if applied.recorded:
         event = applied.events[0]
         message = f"problem {problem_id!r} is escalated to the provincial working group"

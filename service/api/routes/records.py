@@ -113,12 +113,13 @@ async def search_problems(ctx: Ctx, _: Caseworker, q: Q = None,
                           limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
     """Problems whose text matches ``q``, best first; ``enterprise_id`` keeps one enterprise's. With
     ``status``: the problems whose case has it (by id without ``q``), paged with ``next_offset``."""
-    if status is not None and q is None:
-        return await run_in_threadpool(cases.problems_page, ctx.engine, status.value, limit, offset, enterprise_id)
     if status is not None:
+        if q is None:
+            return await run_in_threadpool(cases.problems_page, ctx.engine, status.value, limit, offset,
+                                           enterprise_id)
         allowed = await run_in_threadpool(cases.ids_with_status, ctx.engine, status.value, enterprise_id)
-        hits = await run_in_threadpool(ctx.names.search, "problems", q, limit=limit + offset, ids=allowed)
-        hits = hits[offset:] if allowed else []
+        hits = (await run_in_threadpool(ctx.names.search, "problems", q, limit=limit + offset, ids=allowed)
+                )[offset:] if allowed else []
         found = await run_in_threadpool(records.get_records, ctx.engine, "problems", [i for i, _ in hits])
         return {"items": [{**found[i], "score": s, "status": status.value} for i, s in hits if i in found]}
     where = {"enterprise_id": enterprise_id} if enterprise_id is not None else {}

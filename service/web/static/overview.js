@@ -20,25 +20,23 @@ function statusLabel(status) {
   return el("span", { i18n: `case_${status}` });
 }
 
-/** One horizontal bar per status; the numbers are in the table beside it as well. */
+/** One horizontal bar per status, its label beside it and its count at its end. */
 function statusChart(counts) {
   const rows = STATUSES.map((status) => [status, counts[status] ?? 0]);
   const top = Math.max(1, ...rows.map(([, n]) => n));
-  const bar = 18;
-  const width = 360;
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${rows.length * (bar + 6)}`, width, height: rows.length * (bar + 6),
-    role: "img", class: "bars status-bars", "aria-label": "problems by status" });
-  rows.forEach(([status, n], i) => {
-    chart.append(svg("rect", { x: 0, y: i * (bar + 6), width: Math.max(1, (n / top) * (width - 60)), height: bar,
-      class: `bar s${i % 4}`, "data-status": status, "data-value": n }));
-    chart.append(svg("text", { x: Math.max(1, (n / top) * (width - 60)) + 6, y: i * (bar + 6) + 13, class: "axis" }, n));
-  });
-  const legend = el("ol", { cls: "bar-legend" }, rows.map(([status]) => el("li", {}, [statusLabel(status)])));
-  return el("div", { cls: "chart overview-chart" }, [chart, legend]);
+  const width = 420;
+  return el("ol", { cls: "chart status-bars", attrs: { "aria-label": "problems by status" } }, rows.map(([status, n], i) => {
+    const length = Math.max(1, (n / top) * (width - 70));
+    const chart = svg("svg", { viewBox: `0 0 ${width} 18`, width, height: 18, class: "bars", "aria-hidden": "true" });
+    chart.append(svg("rect", { x: 0, y: 0, width: length, height: 18, class: `bar s${i % 4}`, "data-status": status,
+      "data-value": n }));
+    chart.append(svg("text", { x: length + 6, y: 13, class: "axis" }, n));
+    return el("li", { cls: "bar-row" }, [statusLabel(status), chart]);
+  }));
 }
 
-function groupTable(groups, labelOf) {
-  const keys = Object.keys(groups).sort();
+function groupTable(groups, labelOf, { ordered = false } = {}) {
+  const keys = ordered ? Object.keys(groups) : Object.keys(groups).sort();
   if (!keys.length) return el("p", { cls: "hint", text: "—" });
   const used = STATUSES.filter((status) => keys.some((key) => groups[key][status]));
   return el("table", { cls: "overview" }, [
@@ -65,7 +63,7 @@ export async function loadOverview() {
       el("h3", { i18n: "overview_by_sector" }), groupTable(data.by_sector, vocabularyLabel("sector_")),
       el("h3", { i18n: "overview_by_district" }), groupTable(data.by_district, (key) => el("span", { text: key })),
       el("h3", { i18n: "overview_by_kind" }), groupTable(data.by_institution_kind, vocabularyLabel("kind_")),
-      el("h3", { i18n: "overview_by_age" }), groupTable(data.by_days_open, (key) => el("span", { text: key })),
+      el("h3", { i18n: "overview_by_age" }), groupTable(data.by_days_open, (key) => el("span", { text: key }), { ordered: true }),
     );
   } catch (error) {
     holder.replaceChildren();
