@@ -15,7 +15,7 @@ from matching.records import CASE_STATUSES
 from service.api.schemas import ProblemOut, ReasonOut, Text, _In
 
 __all__ = ["CaseStatus", "Source", "EventOut", "ProblemCaseOut", "EscalateIn", "EscalationOut",
-           "ResolutionIn", "ReferralOut", "QueueEntryOut", "QueuePage",
+           "ResolutionIn", "ResolutionOut", "ReferralOut", "QueueEntryOut", "QueuePage",
            "LoggedItemOut", "LoggedRecommendationOut", "LoggedPage", "OverviewOut"]
 
 CaseStatus = StrEnum("CaseStatus", {s: s for s in CASE_STATUSES})  # type: ignore[misc]
@@ -52,6 +52,13 @@ class ResolutionIn(_In):
     resolution: Text = Field(description="what the provincial working group decided or did")
     status: Literal["resolved_by_province", "closed"] = Field(
         default="resolved_by_province", description="closed: taken up no further")
+
+
+class ResolutionOut(BaseModel):
+    problem_id: str
+    status: CaseStatus = Field(description="resolved_by_province or closed")
+    message: str
+    event: EventOut = Field(description="the event recorded")
 
 
 class ReferralOut(BaseModel):

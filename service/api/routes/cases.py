@@ -26,6 +26,7 @@ from service.api.case_schemas import (
     OverviewOut,
     QueuePage,
     ResolutionIn,
+    ResolutionOut,
     Source,
 )
 from service.api.deps import CaseReader, Caseworker, Ctx, Provincial, QueryCheckedRoute
@@ -93,7 +94,7 @@ async def escalations(ctx: Ctx, _: CaseReader, language: Lang, sector: SectorFil
                                                             language=language, **filters))
 
 
-@router.post("/escalations/{problem_id}/resolution", response_model=EscalationOut,
+@router.post("/escalations/{problem_id}/resolution", response_model=ResolutionOut,
              responses=responses(401, 403, 404, 409, 413, 422, 503))
 async def resolve(problem_id: IdPath, body: ResolutionIn, ctx: Ctx, caller: Provincial,
                   language: Lang) -> dict[str, Any]:
@@ -101,8 +102,8 @@ async def resolve(problem_id: IdPath, body: ResolutionIn, ctx: Ctx, caller: Prov
     await _known(ctx, problem_id)
     status = await run_in_threadpool(cases.resolve, ctx.engine, problem_id, body.resolution, body.status, caller)
     case = await run_in_threadpool(cases.problem_case, {"problem_id": problem_id}, ctx.engine, language)
-    return {"problem_id": problem_id, "status": status, "escalated": False,
-            "message": f"problem {problem_id!r} is {status}", "event": case["history"][-1]}
+    return {"problem_id": problem_id, "status": status, "message": f"problem {problem_id!r} is {status}",
+            "event": case["history"][-1]}
 
 
 @router.get("/exports/escalations", tags=["exports"], response_class=Response, responses={
