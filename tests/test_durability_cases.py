@@ -4,7 +4,8 @@ event, and the next server answers a repeat with 200 "already escalated".
 Concurrent writers (threads, one HTTP connection each) escalate problems of their own to a real ``smematch
 serve`` as fast as they can; once enough are acknowledged the server gets SIGKILL mid-load; the store, opened
 afresh, must hold one ``escalated`` event for each acknowledged problem and the ``cases`` row that says so.
-On SQLite always and on PostgreSQL when it answers; bounded by the number of problems.
+On SQLite always and on PostgreSQL when it answers; bounded by the number of problems. And four caseworkers
+posting the same escalation at the same moment to a live server get one 201 and three 200s, one event.
 """
 
 from __future__ import annotations
@@ -97,5 +98,41 @@ def test_acknowledged_escalations_survive_kill_9_as_one_event_each(database_url:
         again = httpx.post(f"{server.base_url}/v1/problems/{sorted(acknowledged)[0]}/escalate",
                            json={"reason": "again"}, headers={"X-API-Key": keys["caseworker"]}, timeout=10)
         assert again.status_code == 200 and again.json()["escalated"] is False
+    finally:
+        stop_server(server)
+
+
+@pytest.mark.slow
+def test_four_caseworkers_escalating_at_once_over_http_make_one_event(database_url: str, tmp_path: Path) -> None:
+    keys = stock(database_url)
+    server = start_server(database_url, tmp_path)
+    try:
+        for problem_id in ("P000002", "P000003", "P000005"):
+            barrier = threading.Barrier(4)
+            answers: list[int] = []
+
+            def caseworker(number: int, problem_id: str = problem_id, barrier: threading.Barrier = barrier,
+                           answers: list[int] = answers) -> None:
+                with httpx.Client(base_url=server.base_url, headers={"X-API-Key": keys["caseworker"]},
+                                  timeout=30.0) as client:
+                    client.get("/healthz")  # connected before the barrier: the four posts leave together
+                    barrier.wait()
+                    answers.append(client.post(f"/v1/problems/{problem_id}/escalate",
+                                               json={"reason": f"caseworker {number}"}).status_code)
+
+            threads = [threading.Thread(target=caseworker, args=(n,)) for n in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert sorted(answers) == [200, 200, 200, 201]
+            engine = make_engine(database_url)
+            try:
+                with engine.connect() as connection:
+                    events = connection.execute(select(func.count()).select_from(CaseEventRow).where(
+                        CaseEventRow.problem_id == problem_id, CaseEventRow.status == "escalated")).scalar_one()
+            finally:
+                engine.dispose()
+            assert events == 1
     finally:
         stop_server(server)
