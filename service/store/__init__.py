@@ -13,7 +13,8 @@ schema once with ``create_schema(engine)`` and pass the engine to every function
 
 Modules: ``models`` (ORM schema), ``engine`` (URLs, SQLite pragmas, transactions), ``bulk`` (import and
 load), ``outcomes`` (idempotent outcome writes), ``log`` (the recommendation log), ``lookup`` (single
-records), ``errors`` (``OutcomeConflict``, ``StoreError``).
+records), ``cases`` (a problem's lifecycle as events), ``queue`` (cases by status, the provincial queue, the
+overview), ``clock`` (times as stored), ``errors`` (``OutcomeConflict``, ``CaseConflict``, ``StoreError``).
 """
 
 from service.store.bulk import ImportSummary, Progress, TableCounts, count_rows, import_tables, load_tables

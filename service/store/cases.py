@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from matching.errors import InvalidInput, Issue
@@ -35,7 +35,7 @@ from service.store.errors import CaseConflict, translated_errors
 from service.store.models import CaseEventRow, CaseRow, ProblemRow, table_of
 
 __all__ = ["Move", "Applied", "CaseRules", "ACTIVE", "OUTCOME_STATUS", "apply_moves", "apply_in", "outcome_move",
-           "escalation", "resolution", "history", "escalate_overdue", "UnknownProblem"]
+           "escalation", "resolution", "history", "escalate_overdue", "count_events", "UnknownProblem"]
 
 ACTIVE: frozenset[str] = frozenset({"open", "recommended", "referred", "accepted", "unsolved"})
 ESCALATABLE = ACTIVE
@@ -201,7 +201,7 @@ def escalate_overdue(engine: Engine, rules: CaseRules, *, now: datetime | None =
     query = (select(ProblemRow.problem_id, ProblemRow.stated_at)
              .outerjoin(CaseRow, CaseRow.problem_id == ProblemRow.problem_id)
              .where(ProblemRow.stated_at < cutoff,
-                    or_(CaseRow.status.is_(None), and_(CaseRow.status.in_(sorted(ACTIVE)))))
+                    or_(CaseRow.status.is_(None), CaseRow.status.in_(sorted(ACTIVE))))
              .order_by(ProblemRow.problem_id).limit(limit))
     with translated_errors(), reading(engine) as connection:
         due = connection.execute(query).all()

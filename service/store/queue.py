@@ -116,10 +116,9 @@ def overview(engine: Engine, *, now: datetime | None = None) -> dict[str, Any]:
     status = func.coalesce(CaseRow.status, "open")
     base = (select(ProblemRow.problem_id).outerjoin(CaseRow, CaseRow.problem_id == ProblemRow.problem_id)
             .join(EnterpriseRow, EnterpriseRow.enterprise_id == ProblemRow.enterprise_id))
-    cutoffs = [(label, days) for label, days in AGE_BANDS]
     age_days = func.floor(_days_between(engine, ProblemRow.stated_at, moment))
-    band = case(*[(age_days <= days, label) for label, days in cutoffs if days is not None],
-                else_=cutoffs[-1][0])
+    band = case(*[(age_days <= days, label) for label, days in AGE_BANDS if days is not None],
+                else_=AGE_BANDS[-1][0])
     with translated_errors(), reading(engine) as connection:
         by_status = dict(connection.execute(
             base.with_only_columns(status, func.count()).group_by(status)).all())
