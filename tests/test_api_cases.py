@@ -198,3 +198,16 @@ def test_a_record_fetched_can_be_put_back_and_a_different_id_is_named(api: Api) 
     assert answer.status_code == 422 and answer.json()["detail"][0]["field"] == "enterprise_id"
     institution = api.get("/v1/institutions/B01").json()
     assert api.put("/v1/institutions/B01", json=institution).status_code == 200
+
+
+def test_the_engine_escalates_a_stored_problem_it_cannot_place_and_the_queue_gives_its_reason(api: Api) -> None:
+    stated = {"enterprise_id": "E000002", "text": "qwzx vbnm plokij", "stated_at": "2024-06-01"}
+    assert api.put("/v1/problems/P000009", json=stated).status_code == 201
+    answer = api.post("/v1/recommendations", json={"problem_id": "P000009"}).json()
+    assert answer["escalate"] is True
+    assert answer["results"][0]["escalate_reason"]["code"] == "no_recognisable_need"
+    problem = api.get("/v1/problems/P000009").json()
+    assert problem["status"] == "escalated" and problem["history"][-1]["source"] == "engine"
+    entry, = api.get("/v1/escalations?source=engine&lang=zh", role="provincial").json()["items"]
+    assert entry["engine_reason"]["code"] == "no_recognisable_need"
+    assert entry["engine_reason"]["text"] == "问题描述中没有可识别的需求，也与任何机构的简介都不匹配"
