@@ -18,7 +18,7 @@ import pandas as pd
 from matching.catalogue import Catalogue, build_catalogue
 from matching.eligibility import RULES, check_rules, combine, eligibility_masks, eligible_matrix
 from matching.errors import NotFittedError
-from matching.explain import CATEGORY_THRESHOLD, ChosenPairs, diversify, explain_pairs
+from matching.explain import CATEGORY_THRESHOLD, ChosenPairs, Explanations, diversify, explain_pairs
 from matching.features import FEATURE_NAMES, pair_features, track_record
 from matching.lexicon import CategoryDetector
 from matching.problems import (
@@ -74,7 +74,7 @@ class _Decided:
     chosen: list[np.ndarray | str]
     pairs: np.ndarray
     scores: np.ndarray
-    reasons: list[tuple[str, ...]]
+    reasons: Explanations
 
     def frame(self, matcher: Matcher, prepared: PreparedProblems, rows: np.ndarray) -> pd.DataFrame:
         """One row per problem and rank (an escalated problem: one row of rank 0), columns ``FRAME_COLUMNS``."""
@@ -314,7 +314,7 @@ class Matcher:
 
     def _explain(self, prepared: PreparedProblems, candidates: Candidates, values: np.ndarray,
                  pairs: np.ndarray, track: np.ndarray, order: np.ndarray, bounds: np.ndarray,
-                 rows: np.ndarray) -> list[tuple[str, ...]]:
+                 rows: np.ndarray) -> Explanations:
         catalogue = self.catalogue_
         # Mean known track record over each problem's candidates, to say when an institution's is above it
         # (NaN for a problem none of whose candidates has one).
@@ -380,7 +380,7 @@ class Matcher:
                 institution = institution_rows[cursor]
                 ranked.append(RankedInstitution(
                     institution_id=str(ids[institution]), name=str(names[institution]), kind=kinds[cursor],
-                    score=pair_scores[cursor], rank=rank, reasons=reasons[cursor],
+                    score=pair_scores[cursor], rank=rank, reasons=reasons[cursor], reason_data=reasons.data[cursor],
                 ))
                 cursor += 1
             out.append(Recommendation(problem_id=problem_id, institutions=tuple(ranked), categories=categories,

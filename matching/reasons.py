@@ -1,8 +1,12 @@
 """Reasons as data: a code and its parameters, rendered in English or Chinese by one set of templates.
 
 A ``Reason`` is the English sentence the engine has always written (so every reader of text keeps working:
-frames, CSV files, logs) that also carries ``code`` and ``params``. ``render(code, params, language)`` is the
-one renderer; ``templates()`` gives its templates and vocabularies as JSON for the console, whose JavaScript
+frames, CSV files, logs) that also carries ``code`` and ``params``; the engine writes escalations so. The
+reasons of a recommended pair stay plain sentences (``RankedInstitution.reasons``) with their codes and
+values beside them in one flat tuple (``RankedInstitution.reason_data``, decoded by ``reasons_data``): the
+engine explains every pair, and an object per reason (each a container for the garbage collector to walk)
+slowed it down more than anything else it does per pair. ``render(code, params, language)`` is the one
+renderer; ``templates()`` gives its templates and vocabularies as JSON for the console, whose JavaScript
 renders the same way (``service/web/static/i18n.js``, checked against this module by a browser test).
 
 Template placeholders: ``{name}`` is the parameter as written; ``{name:format}`` formats it: ``percent``
@@ -15,10 +19,10 @@ rule -> institutions it excluded). A code that is not known renders its ``text``
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["Reason", "render", "reason_data", "templates", "LANGUAGES", "language_of"]
+__all__ = ["Reason", "PARAMS", "render", "reason_data", "reasons_data", "templates", "LANGUAGES", "language_of"]
 
 LANGUAGES = ("en", "zh")
 
@@ -115,6 +119,20 @@ _TEMPLATES: dict[str, dict[str, str]] = {
     "text": {"en": "{text}", "zh": "{text}"},
 }
 
+# The parameters of each code the engine explains a pair with, in the order ``reason_data`` holds their values.
+PARAMS: dict[str, tuple[str, ...]] = {
+    "need_detected": ("category", "confidence", "kind"),
+    "matched_terms": ("terms",),
+    "track_record": ("rate", "cases"),
+    "sector_specialist": ("sector",),
+    "district_specialist": ("district",),
+    "amount_in_range": ("amount", "low", "high"),
+    "eligibility_passed": ("checks",),
+}
+
+# Parameters that are lists; in ``reason_data`` a list may be its items joined by ", " (as in the sentence).
+LIST_PARAMS = frozenset({"terms", "checks"})
+
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+)(\*?))?\}")
 _SEPARATOR = {"en": ", ", "zh": "、"}
 _NONE = {"en": "none", "zh": "无"}
@@ -126,44 +144,66 @@ def language_of(tag: str | None) -> str:
     return "zh" if tag and tag.strip().lower().startswith("zh") else "en"
 
 
-def _word(vocabulary: str, code: Any, language: str) -> str:
-    entry = _VOCABULARY[vocabulary].get(str(code))
-    return entry[language] if entry else str(code)
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
-def _formatted(value: Any, how: str | None, star: str, language: str) -> str:
-    if how is None:
-        return "" if value is None else str(value)
-    if how == "percent":
-        return f"{float(value):.0%}"
-    if how == "money":
-        return f"{float(value):,.0f}"
-    if how == "count":
-        return f"{float(value):.0f}"
-    if how == "score":
-        return f"{float(value):.2f}"
+def _formatter(how: str | None, star: str, language: str) -> Callable[[Any], str]:
+    """The function that writes a parameter as a placeholder's format asks (see the module docstring)."""
     separator = _SEPARATOR[language]
+    if how is None:
+        return _text
+    if how in _NUMBERS:
+        spec = _NUMBERS[how]
+        return lambda value: format(float(value), spec)
     if how == "list":
-        return separator.join(str(v) for v in value)
+        return lambda value: separator.join(map(str, value))
     if how == "rule_counts":
-        items = [f"{_word('rule', rule, language)}{_COLON[language]}{count}" for rule, count in dict(value).items()]
-        return separator.join(items) or _NONE[language]
+        rules, colon, none = _words("rule", language), _COLON[language], _NONE[language]
+        return lambda value: separator.join(f"{rules.get(str(rule), str(rule))}{colon}{count}"
+                                            for rule, count in dict(value).items()) or none
+    words = _words(how, language)
     if star:
-        return separator.join(_word(how, v, language) for v in value)
-    return _word(how, value, language)
+        return lambda value: separator.join([words.get(v) or str(v) for v in value])
+    return lambda value: words.get(value) or str(value)
+
+
+_NUMBERS = {"percent": ".0%", "money": ",.0f", "count": ".0f", "score": ".2f"}
+
+
+def _words(vocabulary: str, language: str) -> dict[str, str]:
+    return {code: texts[language] for code, texts in _VOCABULARY[vocabulary].items()}
+
+
+_Compiled = tuple[str, tuple[tuple[str, Callable[[Any], str]], ...]]
+_compiled: dict[tuple[str, str], _Compiled] = {}
+
+
+def _compile(code: str, language: str) -> _Compiled:
+    """A template as a ``str.format`` string and, per placeholder, its parameter and formatter: the engine
+    builds a reason for every recommended pair, so rendering one is a single ``format`` call."""
+    parts: list[tuple[str, Callable[[Any], str]]] = []
+
+    def number(match: re.Match[str]) -> str:
+        how, star = match.group(2), match.group(3)
+        parts.append((match.group(1), _formatter(how, star, language)))
+        return f"{{{len(parts) - 1}}}"
+
+    template = _TEMPLATES[code][language].replace("{{", "{{{{").replace("}}", "}}}}")
+    return _PLACEHOLDER.sub(number, template), tuple(parts)
 
 
 def render(code: str, params: Mapping[str, Any], language: str = "en") -> str:
     """The reason ``code`` with ``params`` as a sentence in ``language`` (``en`` or ``zh``)."""
-    language = language_of(language)
-    entry = _TEMPLATES.get(code)
-    if entry is None:
-        return str(params.get("text", code))
-
-    def fill(match: re.Match[str]) -> str:
-        return _formatted(params.get(match.group(1)), match.group(2), match.group(3), language)
-
-    return _PLACEHOLDER.sub(fill, entry[language])
+    if language not in _SEPARATOR:
+        language = language_of(language)
+    compiled = _compiled.get((code, language))
+    if compiled is None:
+        if code not in _TEMPLATES:
+            return str(params.get("text", code))
+        compiled = _compiled[(code, language)] = _compile(code, language)
+    form, parts = compiled
+    return form.format(*[formatter(params.get(name)) for name, formatter in parts])
 
 
 class Reason(str):
@@ -173,7 +213,7 @@ class Reason(str):
     params: dict[str, Any]
 
     def __new__(cls, code: str, params: Mapping[str, Any] | None = None) -> Reason:
-        values = dict(params or {})
+        values = params if type(params) is dict else dict(params or {})
         self = super().__new__(cls, render(code, values, "en"))
         self.code = code
         self.params = values
@@ -184,6 +224,29 @@ class Reason(str):
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "params": self.params}
+
+
+def reasons_data(reasons: Sequence[str], data: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """``{code, params}`` for each reason of a recommended pair: from ``data`` (``(code, *values, ...)``, as
+    the engine writes ``RankedInstitution.reason_data``), else from each sentence (code ``text``)."""
+    if not data:
+        return [found for found in map(reason_data, reasons) if found is not None]
+    out = []
+    position = 0
+    while position < len(data):
+        code = data[position]
+        names = PARAMS[code]
+        values = data[position + 1:position + 1 + len(names)]
+        out.append({"code": code, "params": {name: _listed(value) if name in LIST_PARAMS else value
+                                             for name, value in zip(names, values, strict=True)}})
+        position += 1 + len(names)
+    return out
+
+
+def _listed(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return value.split(", ") if value else []
+    return list(value)
 
 
 def reason_data(reason: str | Mapping[str, Any] | None) -> dict[str, Any] | None:

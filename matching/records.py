@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 __all__ = [
     "SECTORS",
@@ -164,6 +165,8 @@ class RankedInstitution:
     score: float
     rank: int
     reasons: tuple[str, ...] = ()
+    # The reasons as data: (code, *values, code, *values, ...), values in ``matching.reasons.PARAMS`` order.
+    reason_data: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

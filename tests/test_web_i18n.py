@@ -12,7 +12,7 @@ import pytest
 from matching import BaselineRanker
 from matching.context import fit_matcher
 from matching.eligibility import RULES
-from matching.reasons import Reason, render, templates
+from matching.reasons import Reason, reasons_data, render, templates
 from matching.records import CASE_STATUSES, CATEGORIES, INSTITUTION_KINDS, OUTCOME_STATUSES, SECTORS, Problem
 from matching.tables import read_tables
 from service.api.schemas import Role
@@ -137,8 +137,9 @@ def _untranslated(reason: Reason) -> list[str]:
 
 @pytest.fixture(scope="module")
 def engine_sentences(tmp_path_factory: pytest.TempPathFactory) -> list[Reason]:
-    """Every reason and escalation sentence the engine writes for a small simulated city and for gibberish
-    (the other escalations are hard to provoke on a generated city: see the test after next)."""
+    """Every reason the engine gives for a small simulated city and for gibberish (the other escalations are
+    hard to provoke on a generated city: see the test after next), as ``Reason`` objects: the engine's
+    sentence with the code and parameters it keeps beside it."""
     folder = tmp_path_factory.mktemp("city")
     write(simulate(n_enterprises=150, n_institutions=40, seed=3), folder)
     tables = read_tables(folder)
@@ -148,10 +149,16 @@ def engine_sentences(tmp_path_factory: pytest.TempPathFactory) -> list[Reason]:
     extra = [Problem(text="qwzx vbnm plokij", region=region)]
     sentences: dict[str, Reason] = {}
     for result in [*matcher.recommend(problems, k=5), *matcher.recommend(extra, k=5)]:
-        for reason in [*(r for item in result.institutions for r in item.reasons), result.escalate_reason]:
-            if reason:
-                assert isinstance(reason, Reason), reason
-                sentences[str(reason)] = reason
+        for item in result.institutions:
+            found = reasons_data(item.reasons, item.reason_data)
+            assert len(found) == len(item.reasons)
+            for sentence, data in zip(item.reasons, found, strict=True):
+                reason = Reason(data["code"], data["params"])
+                assert reason == sentence  # the engine's sentence is the English template's
+                sentences[sentence] = reason
+        if result.escalate_reason:
+            assert isinstance(result.escalate_reason, Reason), result.escalate_reason
+            sentences[str(result.escalate_reason)] = result.escalate_reason
     return [sentences[text] for text in sorted(sentences)]
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from matching.reasons import Reason, reason_data, render
-from matching.records import Recommendation
+from matching.reasons import Reason, reason_data, reasons_data, render
+from matching.records import RankedInstitution, Recommendation
 from service.api.records import get_records
 from service.api.security import Caller
 from service.settings import Settings
@@ -27,8 +27,8 @@ from service.store.models import RecommendationItemRow, RecommendationRow, table
 from service.store.queue import escalation_queue, overview, problems_with_status
 
 __all__ = ["reason_out", "event_out", "problem_case", "escalate", "resolve", "queue_page", "logged_for_problem",
-           "logged_reasons", "problems_page", "ids_with_status", "overview_out", "engine_moves", "stored_subjects",
-           "who", "case_rules"]
+           "logged_reasons", "ranked_reasons_out", "problems_page", "ids_with_status", "overview_out", "engine_moves",
+           "stored_subjects", "who", "case_rules"]
 
 
 def case_rules(settings: Settings) -> CaseRules:
@@ -52,6 +52,14 @@ def reason_out(reason: str | Mapping[str, Any] | None, language: str) -> dict[st
     if language == "en" and isinstance(reason, Reason):  # its text is the English sentence already
         return {**data, "text": str(reason)}
     return {**data, "text": render(data["code"], data["params"], language)}
+
+
+def ranked_reasons_out(ranked: RankedInstitution, language: str) -> list[dict[str, Any]]:
+    """A recommended institution's reasons as ``{code, params, text}`` (the engine's sentence is the English)."""
+    found = reasons_data(ranked.reasons, ranked.reason_data)
+    if language == "en" and len(found) == len(ranked.reasons):
+        return [{**data, "text": text} for data, text in zip(found, ranked.reasons, strict=True)]
+    return [{**data, "text": render(data["code"], data["params"], language)} for data in found]
 
 
 def event_out(event: Mapping[str, Any], language: str) -> dict[str, Any]:
@@ -153,7 +161,7 @@ def logged_for_problem(engine: Engine, problem_id: str, *, limit: int, offset: i
 def logged_reasons(result: Recommendation) -> dict[str, Any]:
     """What the log keeps of a result's reasons, as ``{code, params}`` (in its request JSON)."""
     return {"escalate_reason": reason_data(result.escalate_reason),
-            "reasons": [[reason_data(r) for r in item.reasons] for item in result.institutions]}
+            "reasons": [reasons_data(item.reasons, item.reason_data) for item in result.institutions]}
 
 
 def engine_moves(results: Iterable[Recommendation], by: str | None) -> list[Move]:

@@ -30,7 +30,7 @@ from matching.errors import InvalidInput, Issue
 from matching.records import Recommendation
 from matching.text import has_content
 from service.api.batching import Job, LogWriter
-from service.api.cases import engine_moves, logged_reasons, reason_out, stored_subjects
+from service.api.cases import engine_moves, logged_reasons, ranked_reasons_out, reason_out, stored_subjects
 from service.api.errors import ApiError
 from service.api.schemas import EnterpriseSubject, ProblemSubject, RecommendationIn, TextSubject
 from service.store import LoggedRecommendation, get_enterprise, get_problem, log_recommendations, problems_of
@@ -128,7 +128,7 @@ def response(recommendation_id: str, model_version: str, enterprise_id: str | No
         item = result.to_dict()
         item.pop("model_version", None)
         for shown, ranked in zip(item["institutions"], result.institutions, strict=True):
-            shown["reasons"] = [reason_out(reason, language) for reason in ranked.reasons]
+            shown["reasons"] = ranked_reasons_out(ranked, language)
         item["escalate_reason"] = reason_out(result.escalate_reason, language)
         item["recommendation_id"] = f"{recommendation_id}-{position}"
         shaped.append(item)

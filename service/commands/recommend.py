@@ -15,8 +15,8 @@ from rich.table import Table
 
 from matching.context import fit_matcher
 from matching.errors import InvalidInput, Issue
-from matching.reasons import LANGUAGES, reason_data, render
-from matching.records import Recommendation
+from matching.reasons import LANGUAGES, reason_data, reasons_data, render
+from matching.records import RankedInstitution, Recommendation
 from service.commands._common import out_console, reported_errors
 from service.loading import current_ranker, load_tables_from
 from service.settings import Settings
@@ -59,10 +59,15 @@ def _reason(reason: str | None, language: str) -> dict | None:
     return None if data is None else {**data, "text": render(data["code"], data["params"], language)}
 
 
+def _reasons(item: RankedInstitution, language: str) -> list[dict]:
+    return [{**data, "text": render(data["code"], data["params"], language)}
+            for data in reasons_data(item.reasons, item.reason_data)]
+
+
 def result_json(result: Recommendation, language: str = "en") -> str:
     shaped = result.to_dict()
     for shown, item in zip(shaped["institutions"], result.institutions, strict=True):
-        shown["reasons"] = [_reason(reason, language) for reason in item.reasons]
+        shown["reasons"] = _reasons(item, language)
     shaped["escalate_reason"] = _reason(result.escalate_reason, language)
     return json.dumps(shaped, ensure_ascii=False)
 
@@ -77,7 +82,7 @@ def show(result: Recommendation, language: str = "en") -> None:
     table = Table("#", "institution", "kind", "score", "reasons", show_lines=True)
     for item in result.institutions:
         table.add_row(str(item.rank), f"{item.name}\n[dim]{item.institution_id}[/]", item.kind,
-                      f"{item.score:.3f}", "\n".join(_reason(r, language)["text"] for r in item.reasons))
+                      f"{item.score:.3f}", "\n".join(r["text"] for r in _reasons(item, language)))
     out_console.print(table)
 
 
