@@ -210,4 +210,4 @@ def test_the_engine_escalates_a_stored_problem_it_cannot_place_and_the_queue_giv
     assert problem["status"] == "escalated" and problem["history"][-1]["source"] == "engine"
     entry, = api.get("/v1/escalations?source=engine&lang=zh", role="provincial").json()["items"]
     assert entry["engine_reason"]["code"] == "no_recognisable_need"
-    assert entry["engine_reason"]["text"] == "问题描述中没有可识别的需求，也与任何机构的简介都不匹配"
+    assert entry["engine_reason"]["text"].startswith("问题描述中没有可识别的需求")
