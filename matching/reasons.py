@@ -102,7 +102,7 @@ _TEMPLATES: dict[str, dict[str, str]] = {
                                    "please describe the problem (what the enterprise needs, e.g. a loan, new "
                                    "equipment, land, power or training, and what for)",
                              "zh": "问题描述中没有可识别的需求，也与任何机构的简介都不匹配：请描述问题（企业需要什么，"
-                                   "例如贷款、新设备、用地、用电或培训，以及用途）"},
+                                   "例如贷款、新设备、土地、电力或培训，以及用途）"},
     "no_eligible_institution": {"en": "no eligible institution in the city (excluded: {excluded:rule_counts})",
                                 "zh": "本市没有符合条件的机构（排除原因：{excluded:rule_counts}）"},
     "below_threshold": {"en": "no institution fits well enough (best score {best:score} is below "
