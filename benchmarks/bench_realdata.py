@@ -21,7 +21,7 @@ import pandas as pd
 from matching import Matcher
 from matching.explain import CATEGORY_THRESHOLD
 from matching.tables import read_tables
-from training.realdata.evaluate import ENGINE_ONLY, ORDER, EvaluationReport, evaluate_folder
+from training.realdata.evaluate import ORDER, EvaluationReport, evaluate_folder
 from training.realdata.kiva import import_kiva
 from training.realdata.sba import import_sba
 from training.realdata.study import build_study
@@ -57,13 +57,13 @@ def engine_measurements(folder: Path, split: str, *, sample: int = 500) -> list[
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(study.test, size=min(sample, len(study.test)), replace=False))
     problems = study.problems.iloc[rows]
-    recommendations = Matcher().fit(tables.institutions, outcomes=study.featuriser.known_outcomes,
+    known = tables.outcomes[pd.to_datetime(tables.outcomes["recorded_at"]) < pd.Timestamp(split)]
+    recommendations = Matcher().fit(tables.institutions, outcomes=known,
                                     regions=tables.enterprises["region"].unique()).recommend(problems, k=5)
     escalated = [r.escalate_reason.split(" (")[0] for r in recommendations if r.escalate]
     reasons = pd.Series(escalated, dtype=object).value_counts()
     no_category = (study.prepared.detection.confidence[study.test].max(axis=1) < CATEGORY_THRESHOLD).mean()
     words = problems["text"].str.split().str.len()
-    known = study.featuriser.known_outcomes
     train_ids = set(study.problems["problem_id"].to_numpy()[study.train])
     visible = known["problem_id"].isin(train_ids).sum() / max(len(train_ids), 1)
     cases = study.train_cases
@@ -98,8 +98,7 @@ def run(name: str, importer, source: Path, split: str, exclude: int, out: Path) 
     if report.ranks_without is not None:
         print(f"  without the {len(report.excluded)} largest:")
         print("\n".join("  " + line for line in bootstrap(report.ranks_without)))
-    gain = report.methods["trained"].mrr - report.methods[ENGINE_ONLY].mrr
-    print(f"\nHistory features add {gain:+.3f} MRR over the engine's own features ({ENGINE_ONLY}).")
+    print(f"\ntrained escalated {report.escalated:,} of {report.test_cases:,} evaluated cases")
     print("Engine measurements:")
     print("\n".join(engine_measurements(out, split)))
     assert set(report.methods) == set(ORDER)

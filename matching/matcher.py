@@ -18,8 +18,10 @@ import pandas as pd
 from matching.catalogue import Catalogue, build_catalogue
 from matching.eligibility import RULES, check_rules, combine, eligibility_masks, eligible_matrix
 from matching.errors import NotFittedError
+from matching.evidence import text_evidence
 from matching.explain import CATEGORY_THRESHOLD, ChosenPairs, Explanations, diversify, explain_pairs
 from matching.features import FEATURE_NAMES, pair_features, track_record
+from matching.history import CaseHistory, as_seconds
 from matching.lexicon import CategoryDetector
 from matching.problems import (
     PreparedProblems,
@@ -129,8 +131,14 @@ class Matcher:
         diversify: bool = True,
         gibberish_similarity: float = 0.12,
         soft_rules: Sequence[str] = (),
+        max_popular: int = 40,
     ) -> None:
         self.ranker = ranker
+        # Candidates from the outcomes, beside retrieval's n: per problem the 2n/3 institutions that took up most
+        # cases in its district and the n/3 most in its district and sector (at most ``max_popular``), and every
+        # institution its enterprise worked with. Retrieval knows only profiles; on real records the institution
+        # that serves a case is often the one that serves its district most (benchmarks/bench_realdata.py).
+        self.max_popular = max_popular
         # Eligibility rules that only score (through their fit features), never exclude: for records whose
         # institutions' regions, sectors or ranges were observed from past cases rather than declared.
         self.soft_rules = tuple(soft_rules)
@@ -150,18 +158,32 @@ class Matcher:
         outcomes: pd.DataFrame | None = None,
         regions: Sequence[str] = (),
         load: pd.Series | None = None,
+        problems: pd.DataFrame | None = None,
+        as_of: object = None,
     ) -> Matcher:
-        """Index the institutions. ``outcomes`` give the track record; ``regions`` adds known districts
-        (e.g. every enterprise's) to those the institutions name; ``load`` is cases taken per institution."""
-        self.soft_rules_ = check_rules(self.soft_rules)
-        self.hard_rules_ = tuple(r for r in RULES if r not in self.soft_rules_)
+        """Index the institutions. ``outcomes`` give the track record and, with ``problems`` (the outcomes'
+        problems with their enterprise's district and sector, as ``matching.context.problem_frame`` gives them),
+        the history of cases (``matching.history``); with ``as_of`` only outcomes recorded before it count.
+        ``regions`` adds known districts (e.g. every enterprise's) to those the institutions name; ``load`` is
+        cases taken per institution."""
+        self.ranker_: Ranker = self.ranker if self.ranker is not None else BaselineRanker()
+        self._set_rules()
         self.detector_ = CategoryDetector()
         self.catalogue_: Catalogue = build_catalogue(
             institutions, detector=self.detector_, load=load, extra_regions=regions
         )
+        if outcomes is not None and as_of is not None and len(outcomes):
+            outcomes = outcomes[as_seconds(outcomes["recorded_at"]) < as_seconds([as_of])[0]]
         self.track_ = track_record(outcomes, self.catalogue_.ids)
-        self.ranker_: Ranker = self.ranker if self.ranker is not None else BaselineRanker()
+        self.history_ = CaseHistory.build(outcomes, problems, self.catalogue_, as_of=as_of, popular=self.max_popular,
+                                          popular_sector=self.max_popular // 2)
+        self.as_of_ = as_of
         return self
+
+    def _set_rules(self) -> None:
+        # Soft rules as given, else as the ranker was trained and evaluated with (a bundle carries them).
+        self.soft_rules_ = check_rules(self.soft_rules or tuple(getattr(self.ranker_, "soft_rules", ())))
+        self.hard_rules_ = tuple(r for r in RULES if r not in self.soft_rules_)
 
     def with_ranker(self, ranker: Ranker) -> Matcher:
         """A matcher sharing this one's fitted catalogue but ranking with ``ranker`` (cheap; for reloads)."""
@@ -169,6 +191,7 @@ class Matcher:
         other = copy.copy(self)
         other.ranker = ranker
         other.ranker_ = ranker
+        other._set_rules()
         return other
 
     def _check(self) -> None:
@@ -223,10 +246,20 @@ class Matcher:
         # where a masked assignment takes 25.
         np.multiply(retrieval, eligible, out=retrieval)
         np.subtract(retrieval, ~eligible, out=retrieval)
-        index, values = top_k(retrieval, n or self.n_candidates)
+        n = n or self.n_candidates
+        index, values = top_k(retrieval, n)
         keep = values > -1.0
         local = np.broadcast_to(np.arange(len(rows))[:, None], index.shape)[keep]
         institution_rows = index[keep]
+        if self.history_.cases:
+            enterprise = self.history_.enterprise_code(prepared.columns["enterprise_id"][rows])
+            more_local, more_rows = self.history_.candidate_rows(prepared.region[rows], prepared.sector[rows],
+                                                                 enterprise, popular=2 * n // 3, popular_sector=n // 3)
+            passing = eligible[more_local, more_rows]
+            width = len(catalogue)
+            codes = np.unique(np.concatenate([local * width + institution_rows,
+                                              more_local[passing] * width + more_rows[passing]]))
+            local, institution_rows = codes // width, codes % width
         row_max = similarity.max(axis=1) if similarity.shape[1] else np.zeros(len(rows))
         return Candidates(
             problem_rows=rows[local],
@@ -246,6 +279,7 @@ class Matcher:
             text_similarity=candidates.text_similarity,
             row_max_similarity=candidates.row_max_similarity,
             institution_track=self.track_,
+            history=self.history_,
         )
 
     # -- recommending -------------------------------------------------------------------------------------
@@ -279,10 +313,12 @@ class Matcher:
         catalogue, ranker = self.catalogue_, self.ranker_
         candidates = self.candidates(prepared, rows, max(self.n_candidates, 3 * k))
         features = self.features(prepared, candidates)
-        scores = np.asarray(ranker.score(features), dtype=np.float64)
+        parts = getattr(ranker, "score_parts", None)
+        scores, fit = parts(features) if parts is not None else (ranker.score(features),) * 2
+        scores = np.asarray(scores, dtype=np.float64)
         # Every problem's candidates, best first, in one sort: grouped by problem row, then by score.
         order = np.lexsort((-scores, candidates.problem_rows))
-        clears = scores[order] >= ranker.escalate_below
+        clears = np.asarray(fit, dtype=np.float64)[order] >= ranker.escalate_below
         bounds = np.searchsorted(candidates.problem_rows[order], np.append(rows, rows[-1] + 1))
         confidence_all = prepared.detection.confidence
         needs_many = ((confidence_all[rows] >= CATEGORY_THRESHOLD).sum(axis=1) > 1) & self.diversify
@@ -290,10 +326,14 @@ class Matcher:
         values = features.to_numpy(dtype=np.float64, copy=False)
         track = values[:, _POSITIONS["track_success_rate"]]
         has_need = (confidence_all[rows] >= CATEGORY_THRESHOLD).any(axis=1)
+        # Whatever the scores, a text that states nothing the engine can act on is sent back for a description:
+        # the ranker's learnt floor on the evidence (matching.evidence), and no need with no similar profile.
+        unknown = text_evidence(prepared, rows, catalogue.index) <= float(getattr(ranker, "need_evidence_below", 0.0))
+        unknown |= ~has_need & (candidates.best_similarity < self.gibberish_similarity)
         chosen_per_problem: list[np.ndarray | str] = []
         for local, row in enumerate(rows):
             start, stop = bounds[local], bounds[local + 1]
-            if not has_need[local] and candidates.best_similarity[local] < self.gibberish_similarity:
+            if unknown[local]:
                 chosen_per_problem.append(Reason("no_recognisable_need"))
             elif stop == start:
                 excluded = {r: int(n[local]) for r, n in candidates.excluded.items() if n[local]}
@@ -302,7 +342,9 @@ class Matcher:
                 chosen_per_problem.append(Reason("below_threshold", {"best": float(scores[order[start]]),
                                                                      "threshold": float(ranker.escalate_below)}))
             else:
-                passing = order[start:stop][clears[start:stop]]
+                # Once one clears the floor, the k best candidates in order: a caseworker reads a ranking, and
+                # the institution that serves a case is often not the one the model is surest of.
+                passing = order[start:stop]
                 if needs_many[local]:
                     passing = passing[diversify(catalogue.kinds[candidates.institution_rows[passing]],
                                                 confidence_all[row], k)]

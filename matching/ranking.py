@@ -6,8 +6,10 @@
      └── LearnedRanker        a fitted scikit-learn classifier's calibrated P(solved), from a bundle
 
 Bundles (``save_bundle``/``load_bundle``) are a folder with ``model.joblib`` and ``manifest.json`` (version,
-feature names, metrics, data digest, scikit-learn version); a bundle whose library version or features do not
-match this code is refused with ``IncompatibleModel``.
+feature names, metrics, data digest, scikit-learn version, a sha256 checksum of the model file); a bundle whose
+library version or features do not match this code is refused with ``IncompatibleModel``, one whose manifest
+fails its schema or whose files fail the checksum with ``ModelError``, before anything is unpickled
+(``matching.manifest``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from threadpoolctl import ThreadpoolController
 
+from matching.eligibility import RULES
 from matching.errors import IncompatibleModel, ModelError, NotFittedError
 from matching.features import FEATURE_NAMES
+from matching.manifest import file_checksums, read_manifest, verify_checksum
 
 __all__ = [
     "Ranker",
@@ -43,6 +47,7 @@ __all__ = [
 ]
 
 MODEL_FILE = "model.joblib"
+SUCCESS_FILE = "success.joblib"
 MANIFEST_FILE = "manifest.json"
 
 
@@ -91,8 +96,56 @@ class TextOnlyRanker:
         return features["text_similarity"].to_numpy(dtype=np.float64)
 
 
+class _Probability:
+    """One fitted classifier's probability of class 1, computed as ``predict_proba`` does but, for the
+    calibrated trees ``training.train`` fits, on a float array without the per-call checks."""
+
+    def __init__(self, estimator: Any, threads: int) -> None:
+        self.estimator = estimator
+        self.threads = threads
+        self._direct = _calibrated_parts(estimator)
+        self._trees = _tree_parts(self._direct[0]) if self._direct is not None else None
+        # A sigmoid calibrator's own computation, without its per-call input check (~4% of a one-problem call).
+        calibrator = self._direct[1] if self._direct is not None else None
+        self._sigmoid = ((float(calibrator.a_), float(calibrator.b_))
+                         if type(calibrator).__name__ == "_SigmoidCalibration" else None)
+
+    def __call__(self, features: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
+        if not hasattr(self.estimator, "predict_proba"):
+            raise NotFittedError("the estimator has no predict_proba: is it fitted?")
+        if self._direct is None:
+            # Tree ensembles open an OpenMP region per tree: on a busy or shared machine the threads wait for
+            # each other's cores and one request's scoring goes from milliseconds to a second. One thread is
+            # steady.
+            with _openmp_threads(self.threads):
+                return self.estimator.predict_proba(features)[:, 1]
+        # The same computation as predict_proba (tests/test_bundle.py checks they agree), on a float array: the
+        # checks predict_proba makes on a frame, three times over (calibration, frozen model, trees), cost as
+        # much as the trees themselves on a request's pairs (benchmarks/bench_api.py).
+        base, calibrator = self._direct
+        if self._trees is not None:
+            # Each tree is told its thread count: no OpenMP limit to set and lift around them.
+            raw = _sum_of_trees(self._trees, matrix, max(1, self.threads))
+        else:
+            with _openmp_threads(self.threads), warnings.catch_warnings(), \
+                    sklearn.config_context(skip_parameter_validation=True):
+                # The model was fitted on a frame: it warns that an array has no column names. The columns
+                # are the bundle's feature names, in order, selected by the caller.
+                warnings.filterwarnings("ignore", message="X does not have valid feature names")
+                raw = base.decision_function(matrix)
+        if self._sigmoid is not None:
+            slope, intercept = self._sigmoid
+            return np.asarray(expit(-(slope * raw + intercept)), dtype=np.float64)
+        return np.asarray(calibrator.predict(raw), dtype=np.float64)
+
+
 class LearnedRanker:
-    """A fitted classifier with ``predict_proba``; the score is the probability of class 1 (solved)."""
+    """Fitted classifiers with ``predict_proba``; the score is the probability that the pair ends solved.
+
+    ``estimator`` gives P(the institution takes the case up); ``success_estimator``, when there is one,
+    P(solved | taken up), and the score is their product (without it, the score is ``estimator``'s own).
+    ``need_evidence_below``: problems whose text evidence (``matching.evidence``) is at most this are
+    escalated for a better description, whatever the scores; set from held-out problems when training."""
 
     name = "learned"
 
@@ -105,56 +158,42 @@ class LearnedRanker:
         escalate_below: float = 0.1,
         manifest: dict[str, Any] | None = None,
         threads: int = 1,
+        success_estimator: Any = None,
+        need_evidence_below: float = 0.0,
+        soft_rules: tuple[str, ...] = (),
     ) -> None:
+        self.soft_rules = tuple(soft_rules)  # eligibility rules it was trained to score rather than enforce
         self.estimator = estimator
+        self.success_estimator = success_estimator
         self.threads = threads
         self.version = version
         self.feature_names = tuple(feature_names)
         self.escalate_below = escalate_below
+        self.need_evidence_below = need_evidence_below
         self.manifest = dict(manifest or {})
         self._ordered_columns: pd.Index | None = None  # the last column index seen in the bundle's order
-        self._direct = _calibrated_parts(estimator)
-        self._trees = _tree_parts(self._direct[0]) if self._direct is not None else None
-        # A sigmoid calibrator's own computation, without its per-call input check (~4% of a one-problem call).
-        calibrator = self._direct[1] if self._direct is not None else None
-        self._sigmoid = ((float(calibrator.a_), float(calibrator.b_))
-                         if type(calibrator).__name__ == "_SigmoidCalibration" else None)
+        self._stages = [_Probability(e, threads) for e in (estimator, success_estimator) if e is not None]
 
     def score(self, features: pd.DataFrame) -> np.ndarray:
-        if not hasattr(self.estimator, "predict_proba"):
-            raise NotFittedError("the estimator has no predict_proba: is it fitted?")
+        return self.score_parts(features)[0]
+
+    def score_parts(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(score, fit): the score, and what ``escalate_below`` is compared with: P(solved | taken up) where
+        there is a success stage (nobody who takes the case up would solve it: escalate), else 1 (the take-up
+        stage says who serves such a case, not whether anyone can solve it)."""
         if len(features) == 0:
-            return np.zeros(0)
-        if self._direct is None:
-            # Tree ensembles open an OpenMP region per tree: on a busy or shared machine the threads wait for
-            # each other's cores and one request's scoring goes from milliseconds to a second. One thread is
-            # steady.
-            with _openmp_threads(self.threads):
-                return self.estimator.predict_proba(features.loc[:, list(self.feature_names)])[:, 1]
-        # The same computation as predict_proba (tests/test_bundle.py checks they agree), on a float array: the
-        # checks predict_proba makes on a frame, three times over (calibration, frozen model, trees), cost as
-        # much as 250 trees on a request's 384 pairs (measured: 16.2 ms -> 8.2 ms).
-        base, calibrator = self._direct
+            return np.zeros(0), np.zeros(0)
         if features.columns is not self._ordered_columns:  # ``pair_features`` reuses one column index
             if tuple(features.columns) != self.feature_names:
                 features = features.loc[:, list(self.feature_names)]
             else:
                 self._ordered_columns = features.columns
         matrix = np.ascontiguousarray(features.to_numpy(dtype=np.float64))
-        if self._trees is not None:
-            # Each tree is told its thread count: no OpenMP limit to set and lift around them (~0.1 ms a call).
-            raw = _sum_of_trees(self._trees, matrix, max(1, self.threads))
-        else:
-            with _openmp_threads(self.threads), warnings.catch_warnings(), \
-                    sklearn.config_context(skip_parameter_validation=True):
-                # The model was fitted on a frame: it warns that an array has no column names. The columns
-                # are the bundle's feature names, in order, selected just above.
-                warnings.filterwarnings("ignore", message="X does not have valid feature names")
-                raw = base.decision_function(matrix)
-        if self._sigmoid is not None:
-            slope, intercept = self._sigmoid
-            return np.asarray(expit(-(slope * raw + intercept)), dtype=np.float64)
-        return np.asarray(calibrator.predict(raw), dtype=np.float64)
+        take_up = self._stages[0](features, matrix)
+        if len(self._stages) == 1:
+            return take_up, np.ones(len(take_up))
+        success = self._stages[1](features, matrix)
+        return take_up * success, success
 
 
 def _calibrated_parts(estimator: Any) -> tuple[Any, Any] | None:
@@ -233,6 +272,9 @@ def save_bundle(
         "version": ranker.version,
         "feature_names": list(ranker.feature_names),
         "escalate_below": ranker.escalate_below,
+        "need_evidence_below": ranker.need_evidence_below,
+        "soft_rules": list(ranker.soft_rules),
+        "stages": ["take_up", "success"] if ranker.success_estimator is not None else ["take_up"],
         "metrics": dict(metrics or {}),
         "data_digest": data_digest,
         "sklearn_version": sklearn.__version__,
@@ -241,9 +283,19 @@ def save_bundle(
     }
     # Write to temporary names first, then rename: a reader never sees half a bundle.
     model_tmp, manifest_tmp = folder / (MODEL_FILE + ".tmp"), folder / (MANIFEST_FILE + ".tmp")
+    success_tmp = folder / (SUCCESS_FILE + ".tmp")
     joblib.dump(ranker.estimator, model_tmp, compress=3)
+    written = {MODEL_FILE: model_tmp}
+    if ranker.success_estimator is not None:
+        joblib.dump(ranker.success_estimator, success_tmp, compress=3)
+        written[SUCCESS_FILE] = success_tmp
+    manifest["checksum"] = file_checksums(written)
     manifest_tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     model_tmp.replace(folder / MODEL_FILE)
+    if ranker.success_estimator is not None:
+        success_tmp.replace(folder / SUCCESS_FILE)
+    else:
+        (folder / SUCCESS_FILE).unlink(missing_ok=True)
     manifest_tmp.replace(folder / MANIFEST_FILE)
     ranker.manifest = manifest
     return folder
@@ -252,14 +304,7 @@ def save_bundle(
 def load_bundle(directory: str | Path) -> LearnedRanker:
     """Load and check a bundle: same scikit-learn version, same feature names, and a smoke prediction."""
     folder = Path(directory)
-    try:
-        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"no model bundle at {folder}: {MANIFEST_FILE} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelError(f"model bundle at {folder} has an unreadable manifest: {error}") from None
-    if not isinstance(manifest, dict):
-        raise ModelError(f"model bundle at {folder}: manifest must be a JSON object")
+    manifest = read_manifest(folder, name=MANIFEST_FILE)
     built_with = manifest.get("sklearn_version")
     if built_with != sklearn.__version__:
         raise IncompatibleModel(
@@ -271,21 +316,44 @@ def load_bundle(directory: str | Path) -> LearnedRanker:
         missing = sorted(set(FEATURE_NAMES) - set(features))
         unknown = sorted(set(features) - set(FEATURE_NAMES))
         raise IncompatibleModel(
-            f"model bundle at {folder} expects different features (missing here: {missing or 'none'}; "
-            f"unknown here: {unknown or 'none'}; or a different order)"
+            f"model bundle at {folder} does not match the engine's features: missing from the bundle: "
+            f"{', '.join(missing) or 'none'}; unknown to the engine: {', '.join(unknown) or 'none'}"
+            + ("" if missing or unknown else "; the same names in another order")
         )
+    stages = manifest.get("stages") or ["take_up"]
+    verify_checksum(folder, manifest, required=(MODEL_FILE, *((SUCCESS_FILE,) if "success" in stages else ())))
     try:
         estimator = joblib.load(folder / MODEL_FILE)
     except FileNotFoundError:
         raise ModelError(f"no model bundle at {folder}: {MODEL_FILE} is missing") from None
     except Exception as error:  # a corrupt pickle can raise nearly anything
         raise ModelError(f"model bundle at {folder} could not be loaded: {type(error).__name__}: {error}") from None
+    success = None
+    if "success" in stages:
+        try:
+            success = joblib.load(folder / SUCCESS_FILE)
+        except FileNotFoundError:
+            raise ModelError(f"model bundle at {folder}: {SUCCESS_FILE} is missing") from None
+        except Exception as error:
+            raise ModelError(f"model bundle at {folder}: {SUCCESS_FILE} could not be loaded: "
+                             f"{type(error).__name__}: {error}") from None
+    try:
+        thresholds = {name: float(manifest.get(name, default))
+                      for name, default in (("escalate_below", 0.1), ("need_evidence_below", 0.0))}
+    except (TypeError, ValueError) as error:
+        raise ModelError(f"model bundle at {folder}: a threshold in the manifest is not a number: {error}") from None
+    soft_rules = manifest.get("soft_rules") or []
+    if not isinstance(soft_rules, list) or not set(map(str, soft_rules)) <= set(RULES):
+        raise ModelError(f"model bundle at {folder}: soft_rules must be a list of {', '.join(RULES)}; "
+                         f"got {soft_rules!r}")
     ranker = LearnedRanker(
         estimator,
         version=str(manifest.get("version", "unknown")),
         feature_names=features,
-        escalate_below=float(manifest.get("escalate_below", 0.1)),
         manifest=manifest,
+        success_estimator=success,
+        soft_rules=tuple(map(str, soft_rules)),
+        **thresholds,
     )
     smoke = pd.DataFrame(np.zeros((2, len(features))), columns=list(features))
     try:

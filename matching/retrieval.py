@@ -40,6 +40,11 @@ class TextIndex:
         self.tiles_ = [sp.csr_matrix(self.documents_[:, start:start + TILE])
                        for start in range(0, self.documents_.shape[1], TILE)]
         self.terms_ = self.vectorizer_.get_feature_names_out()
+        # Terms that are words (Latin words and word pairs, CJK character pairs), not fragments of one (Latin
+        # character trigrams, single CJK characters): a text none of whose words is known states nothing the
+        # profiles speak of (``matching.evidence``).
+        self.word_terms_ = np.array([t.startswith("w:") or (t.startswith("c:") and len(t) == 4) for t in self.terms_],
+                                    dtype=np.float32)
         return self
 
     def _check(self) -> None:

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     # An optional bootstrap admin key (only its hash is kept in memory); keys normally come from `smematch keys`.
     bootstrap_admin_key: str | None = None
     log_level: str = "info"
+    # Catalogue refits after edits run in the background, coalesced (``service.api.refits``): after this many
+    # seconds without a new edit, and at most this long after the first edit not yet refitted.
+    refit_quiet_seconds: float = Field(default=1.0, ge=0, le=3600)
+    refit_max_delay_seconds: float = Field(default=5.0, ge=0, le=3600)
+    # uvicorn: seconds a client may take to send a request's headers, and to keep an idle connection open.
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    keep_alive_seconds: int = Field(default=5, ge=1, le=3600)
     # Cases: a rule escalates after this many failed referrals, or after this many days open
     # (``smematch cases escalate-overdue``); 0 turns a rule off.
     case_escalate_after_failed_referrals: int = Field(default=3, ge=0)

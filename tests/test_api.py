@@ -232,6 +232,10 @@ def test_an_institution_edit_changes_the_next_recommendation(api: Api) -> None:
     record = api.get(f"/v1/institutions/{first}").json()
     record.pop("institution_id")
     assert api.put(f"/v1/institutions/{first}", json={**record, "active": False}).status_code == 200
+    # The refit runs in the background, a moment after the edits pause (``refit_quiet_seconds``).
+    deadline = time.monotonic() + 10
+    while first in shown() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert first not in shown()
     model = api.get("/v1/model", role="analyst").json()
     assert model["institutions"] == 24

@@ -193,16 +193,16 @@ def test_the_overview_counts_by_status_sector_district_kind_and_age(api: Api) ->
 
 def test_a_record_fetched_can_be_put_back_and_a_different_id_is_named(api: Api) -> None:
     enterprise = api.get("/v1/enterprises/E000003").json()
-    assert api.put("/v1/enterprises/E000003", json=enterprise).status_code == 200
-    answer = api.put("/v1/enterprises/E000003", json={**enterprise, "enterprise_id": "E000004"})
+    assert api.put("/v1/enterprises/E000003", json=enterprise, role="curator").status_code == 200
+    answer = api.put("/v1/enterprises/E000003", json={**enterprise, "enterprise_id": "E000004"}, role="curator")
     assert answer.status_code == 422 and answer.json()["detail"][0]["field"] == "enterprise_id"
     institution = api.get("/v1/institutions/B01").json()
-    assert api.put("/v1/institutions/B01", json=institution).status_code == 200
+    assert api.put("/v1/institutions/B01", json=institution, role="curator").status_code == 200
 
 
 def test_the_engine_escalates_a_stored_problem_it_cannot_place_and_the_queue_gives_its_reason(api: Api) -> None:
     stated = {"enterprise_id": "E000002", "text": "qwzx vbnm plokij", "stated_at": "2024-06-01"}
-    assert api.put("/v1/problems/P000009", json=stated).status_code == 201
+    assert api.put("/v1/problems/P000009", json=stated, role="curator").status_code == 201
     answer = api.post("/v1/recommendations", json={"problem_id": "P000009"}).json()
     assert answer["escalate"] is True
     assert answer["results"][0]["escalate_reason"]["code"] == "no_recognisable_need"

@@ -32,7 +32,7 @@ from service.store import create_schema, import_tables, make_engine
 from engine_fixtures import city_institutions
 
 ROOT = Path(__file__).resolve().parent.parent
-ROLES = ("caseworker", "analyst", "admin", "provincial")
+ROLES = ("caseworker", "analyst", "curator", "admin", "provincial")
 
 
 def city_tables() -> Tables:
@@ -99,7 +99,7 @@ class Api:
         headers = {**self.headers(role), **options.pop("headers", {})}
         return self.client.post(path, headers=headers, **options)
 
-    def put(self, path: str, role: str = "caseworker", **options: Any) -> httpx.Response:
+    def put(self, path: str, role: str = "curator", **options: Any) -> httpx.Response:
         headers = {**self.headers(role), **options.pop("headers", {})}
         return self.client.put(path, headers=headers, **options)
 

@@ -70,7 +70,7 @@ def test_a_bundle_with_other_features_is_refused(tmp_path: Path) -> None:
 def test_a_corrupt_model_file_is_refused(tmp_path: Path) -> None:
     save_bundle(fitted_ranker(), tmp_path)
     (tmp_path / "model.joblib").write_bytes(b"not a pickle at all")
-    with pytest.raises(ModelError, match="could not be loaded"):
+    with pytest.raises(ModelError, match="checksum mismatch for model.joblib"):
         load_bundle(tmp_path)
 
 
@@ -98,7 +98,8 @@ def test_the_trained_model_scores_as_its_predict_proba(calibration: str) -> None
     model = fit_classifier(features[:400], labels[:400], weights[:400], features[400:], labels[400:],
                            weights[400:], config=config)
     ranker = LearnedRanker(model, version="direct-1")
-    assert ranker._direct is not None and ranker._trees is not None  # the direct paths are the ones taken
+    stage = ranker._stages[0]
+    assert stage._direct is not None and stage._trees is not None  # the direct paths are the ones taken
     shuffled = features.sample(frac=1.0, axis=1, random_state=0)  # columns in another order
     expected = model.predict_proba(features)[:, 1]
     assert np.array_equal(ranker.score(shuffled), expected)
@@ -117,5 +118,5 @@ def test_a_calibrated_model_without_trees_is_scored_through_its_own_decision_fun
     linear = LogisticRegression(max_iter=500).fit(features[:200], labels[:200])
     model = CalibratedClassifierCV(FrozenEstimator(linear), method="sigmoid").fit(features[200:], labels[200:])
     ranker = LearnedRanker(model, version="linear-1")
-    assert ranker._direct is not None and ranker._trees is None
+    assert ranker._stages[0]._direct is not None and ranker._stages[0]._trees is None
     assert np.allclose(ranker.score(features), model.predict_proba(features)[:, 1], rtol=0, atol=1e-12)

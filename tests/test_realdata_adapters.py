@@ -85,8 +85,13 @@ def test_lender_kind_comes_from_the_lenders_name(name: str, kind: str) -> None:
 def test_sba_slice_becomes_four_valid_tables(sba_tables) -> None:
     summary, tables, out = sba_tables
     assert (summary.problems, summary.enterprises) == (3000, 3000)
-    assert len(tables.outcomes) == 3000 - (sba_rows(3000)["Bank"].str.strip() == "").sum()
+    served = 3000 - (sba_rows(3000)["Bank"].str.strip() == "").sum()
+    # every served loan is accepted when approved; those that ended add how (paid in full, charged off)
+    accepted = tables.outcomes[tables.outcomes["status"] == "accepted"]
+    assert len(accepted) == served == accepted["problem_id"].nunique()
     assert set(tables.outcomes["status"]) <= {"solved", "failed", "accepted"}
+    assert len(tables.outcomes) - served == (sba_rows(3000)["MIS_Status"].str.strip().isin(["P I F", "CHGOFF"])
+                                             & (sba_rows(3000)["Bank"].str.strip() != "")).sum()
     assert read_manifest(out)["profile_until"] == "2004-10-01"
     loan = tables.problems.set_index("problem_id").loc["P1000014003"]
     assert "Hobby, Toy, and Game Stores" in loan["text"] and "Evansville, Indiana" in loan["text"]
@@ -98,7 +103,8 @@ def test_sba_slice_becomes_four_valid_tables(sba_tables) -> None:
 def test_sba_status_maps_paid_in_full_to_solved_and_charged_off_to_failed(sba_tables) -> None:
     _, tables, _ = sba_tables
     raw = sba_rows(3000).set_index("LoanNr_ChkDgt")
-    status = tables.outcomes.set_index("outcome_id")["status"]
+    ended = tables.outcomes[tables.outcomes["status"] != "accepted"]
+    status = ended.set_index("outcome_id")["status"]
     mis = raw.loc[status.index.str[1:], "MIS_Status"].to_numpy()
     assert (status[mis == "P I F"] == "solved").all() and (status[mis == "CHGOFF"] == "failed").all()
 

@@ -1,5 +1,5 @@
-"""Evaluation on real records: history features count only the past, nothing after a loan reaches a feature,
-``evaluate --json`` keeps its contract, and bad input is refused with a clear message."""
+"""Evaluation on real records: nothing after a loan reaches a feature, ``evaluate --json`` keeps its contract,
+what ``evaluate`` ranks is what ``recommend --model --as-of`` answers, and bad input is refused clearly."""
 
 from __future__ import annotations
 
@@ -10,16 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 from typer.testing import CliRunner
 
+from matching.context import fit_matcher
 from matching.tables import validate_tables
 from service.cli import app
-from training.realdata.evaluate import METHODS, EvaluationReport, MethodScore
-from training.realdata.history import History
+from training.dataset import build_pairs
+from training.realdata.evaluate import METHODS, EvaluationReport, MethodScore, before, evaluation_config
 from training.realdata.kiva import import_kiva
 from training.realdata.naics import read_naics
-from training.realdata.neighbours import text_history
 from training.realdata.sba import POST_LOAN, sba_frames
 from training.realdata.study import build_study
 
@@ -33,68 +32,23 @@ runner = CliRunner()
 needs_data = pytest.mark.skipif(not REALDATA.is_dir(), reason=f"no real data folder at {REALDATA}")
 
 
-# -- history features: only the past counts --------------------------------------------------------------------
-
-def _history_cases(n: int, rng: np.random.Generator) -> pd.DataFrame:
-    return pd.DataFrame({
-        "institution_id": rng.choice(["A", "B", "C"], n),
-        "region": rng.choice(["north", "south"], n),
-        "sector": rng.choice(["agriculture", "other"], n),
-        "amount": rng.choice([1_000.0, 5_000.0, np.nan], n),
-        "time": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D"),
-    })
-
-
-def test_history_features_count_exactly_the_earlier_cases() -> None:
-    rng = np.random.default_rng(0)
-    cases, queries = _history_cases(300, rng), _history_cases(60, rng)
-    features = History(cases).features(queries)
-    for row, query in queries.iterrows():
-        earlier = cases[cases["time"] < query["time"]]
-        region = earlier[earlier["region"] == query["region"]]
-        recent = region[region["time"] >= query["time"] - pd.Timedelta(days=365)]
-        mine = earlier[earlier["institution_id"] == query["institution_id"]]
-        assert features.at[row, "history_cases_log"] == pytest.approx(np.log1p(len(mine)))
-        assert features.at[row, "history_region_share"] == pytest.approx(
-            (region["institution_id"] == query["institution_id"]).sum() / (len(region) + 1))
-        assert features.at[row, "history_region_recent_share"] == pytest.approx(
-            (recent["institution_id"] == query["institution_id"]).sum() / (len(recent) + 1))
-        amounts = np.log1p(mine["amount"].dropna())
-        expected_gap = abs(np.log1p(query["amount"]) - amounts.mean()) if len(amounts) else np.nan
-        assert features.at[row, "history_amount_gap"] == pytest.approx(expected_gap, nan_ok=True)
-        for column, end in (("history_days_since_last_log", "max"), ("history_days_since_first_log", "min")):
-            days = (query["time"] - getattr(mine["time"], end)()).days if len(mine) else np.nan
-            assert features.at[row, column] == pytest.approx(np.log1p(days), nan_ok=True), column
-
-
-def test_text_history_finds_who_served_similar_problems_and_ignores_later_cases() -> None:
-    vectors = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]))  # cases: A, B, then A again later
-    owners, times = np.array([0, 1, 0]), np.array(["2020-01-01", "2020-02-01", "2020-09-01"], dtype="datetime64[ns]")
-    query = sp.csr_matrix(np.array([[1.0, 0.0]]))
-    asked = np.array(["2020-06-01", "2020-06-01"], dtype="datetime64[ns]")
-    features = text_history(vectors, owners, times, query, np.array([0, 0]), np.array([0, 1]), asked, 2,
-                            neighbours=2)
-    assert features["history_text_similarity"][0] == pytest.approx(1.0)
-    assert features["history_neighbour_share"][0] == pytest.approx(1.0)
-    assert features["history_neighbour_share"][1] == pytest.approx(0.0)
-    without_later = text_history(vectors[:2], owners[:2], times[:2], query, np.array([0, 0]), np.array([0, 1]),
-                                 asked, 2, neighbours=2)
-    for name, values in features.items():
-        np.testing.assert_allclose(values, without_later[name])
-
-
 # -- leakage guard on the real SBA records -----------------------------------------------------------------------
 
 def _sba_raw(n: int = 1500) -> pd.DataFrame:
     return pd.read_csv(SBA_FILE, dtype=str, keep_default_na=False, nrows=n)
 
 
-def _evaluation_inputs(raw: pd.DataFrame, naics) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _evaluation_inputs(raw: pd.DataFrame, naics) -> tuple[pd.DataFrame, pd.DataFrame]:  # noqa: ANN001
+    """What evaluate trains on (the pairs smematch train builds from what was known at the split) and what the
+    served engine computes for the evaluated cases (history as of the split)."""
     frames = sba_frames(raw, naics, profile_until=SPLIT)
-    study = build_study(validate_tables(*(frames[t] for t in ("enterprises", "problems", "institutions",
-                                                               "outcomes"))), SPLIT)
-    _, training = study.training_data(negatives=5, seed=0)
-    _, _, evaluation = study.evaluation_features(study.test)
+    tables = validate_tables(*(frames[t] for t in ("enterprises", "problems", "institutions", "outcomes")))
+    training = build_pairs(before(tables, SPLIT), config=evaluation_config(None)).features
+    study = build_study(tables, SPLIT)
+    matcher = fit_matcher(tables, as_of=SPLIT)
+    cases = study.problems.iloc[study.test].reset_index(drop=True)
+    prepared = matcher.prepare(cases)
+    evaluation = matcher.features(prepared, matcher.candidates(prepared, np.arange(len(cases)), 30))
     return training, evaluation
 
 
@@ -133,7 +87,8 @@ def kiva_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @needs_data
 def test_evaluate_json_gives_each_method_four_metrics_and_the_trained_ranker_beats_popularity(
         kiva_folder: Path) -> None:
-    result = runner.invoke(app, ["evaluate", "--data", str(kiva_folder), "--split-date", "2016-01-01", "--json"])
+    result = runner.invoke(app, ["evaluate", "--data", str(kiva_folder), "--split-date", "2016-01-01", "--json",
+                                 "--no-track"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert {"random", "popular_in_region", "text_only", "trained"} <= set(report)
@@ -148,7 +103,7 @@ def test_evaluate_json_gives_each_method_four_metrics_and_the_trained_ranker_bea
 @needs_data
 def test_evaluate_prints_markdown_tables_with_and_without_the_largest_institutions(kiva_folder: Path) -> None:
     result = runner.invoke(app, ["evaluate", "--data", str(kiva_folder), "--split-date", "2016-01-01",
-                                 "--exclude-top-lenders", "2"])
+                                 "--exclude-top-lenders", "2", "--no-track"])
     assert result.exit_code == 0, result.output
     evaluated = int(re.search(r"([\d,]+) evaluated", result.output)[1].replace(",", ""))
     without = re.search(r"Without the 2 largest institutions\*\* \((.+)\): ([\d,]+) cases", result.output)
@@ -171,20 +126,20 @@ def test_json_of_a_report_with_exclusions_adds_one_key_keyed_by_method() -> None
 
 @needs_data
 def test_a_split_before_the_profiles_cutoff_is_refused(kiva_folder: Path) -> None:
-    result = runner.invoke(app, ["evaluate", "--data", str(kiva_folder), "--split-date", "2015-06-01"])
+    result = runner.invoke(app, ["evaluate", "--data", str(kiva_folder), "--split-date", "2015-06-01", "--no-track"])
     assert result.exit_code != 0 and "2016-01-01" in result.output and "profile" in result.output
 
 
 @needs_data
 def test_a_split_with_nothing_after_it_is_refused(kiva_folder: Path) -> None:
-    result = runner.invoke(app, ["evaluate", "--data", str(kiva_folder), "--split-date", "2030-01-01"])
+    result = runner.invoke(app, ["evaluate", "--data", str(kiva_folder), "--split-date", "2030-01-01", "--no-track"])
     assert result.exit_code != 0 and "after the split date" in result.output
 
 
 def test_evaluate_names_the_missing_tables_and_a_bad_date(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path), "--split-date", "2016-01-01"])
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path), "--split-date", "2016-01-01", "--no-track"])
     assert result.exit_code != 0 and "enterprises.csv" in result.output and "problems.csv" in result.output
-    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path), "--split-date", "soon"])
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path), "--split-date", "soon", "--no-track"])
     assert result.exit_code != 0 and "split-date" in result.output and "'soon'" in result.output
 
 
@@ -214,9 +169,65 @@ def test_auto_soft_rules_follow_what_the_records_break(kiva_folder: Path, tmp_pa
 @needs_data
 def test_evaluate_says_which_rules_it_only_scored_and_refuses_unknown_ones(kiva_folder: Path) -> None:
     result = runner.invoke(app, ["evaluate", "--data", str(kiva_folder), "--split-date", "2016-01-01",
-                                 "--soft-rules", "region"])
+                                 "--soft-rules", "region", "--no-track"])
     assert result.exit_code == 0, result.output
     assert "scored but not enforced: region" in result.output
     bad = runner.invoke(app, ["evaluate", "--data", str(kiva_folder), "--split-date", "2016-01-01",
-                              "--soft-rules", "region,colour"])
+                              "--soft-rules", "region,colour", "--no-track"])
     assert bad.exit_code != 0 and "soft-rules" in bad.output and "Traceback" not in bad.output
+
+
+# -- served equals evaluated ----------------------------------------------------------------------------------------
+
+@needs_data
+def test_what_evaluate_ranks_is_what_recommend_answers_with_the_exported_model_as_of_the_split(
+        kiva_folder: Path, tmp_path: Path) -> None:
+    rankings, bundle = tmp_path / "out" / "rankings.jsonl", tmp_path / "bundle"
+    tracking = {"SMEMATCH_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+                "SMEMATCH_MLFLOW_ARTIFACT_ROOT": str(tmp_path / "mlartifacts")}
+    (tmp_path / "out").mkdir()
+    result = runner.invoke(app, ["evaluate", "--data", str(kiva_folder), "--split-date", "2016-01-01", "--json",
+                                 "--rankings", str(rankings), "--export-model", str(bundle)], env=tracking)
+    assert result.exit_code == 0, result.output
+    evaluated = [json.loads(line) for line in rankings.read_text(encoding="utf-8").splitlines()]
+    assert len(evaluated) == json.loads(result.stdout)["trained"]["cases"]
+    # ten places where a country has ten partners or more; every case ranked (nothing escalated on this data)
+    assert max(len(e["ranking"]) for e in evaluated) == 10 and min(len(e["ranking"]) for e in evaluated) >= 3
+    lines = tmp_path / "cases.jsonl"
+    lines.write_text("".join(json.dumps({"problem_id": e["problem_id"]}) + "\n" for e in evaluated), encoding="utf-8")
+    answered = runner.invoke(app, ["recommend", "--data", str(kiva_folder), "--model", str(bundle), "--as-of",
+                                   "2016-01-01", "--input", str(lines), "--json", "-k", "10"])
+    assert answered.exit_code == 0, answered.output
+    served = [json.loads(line) for line in answered.output.splitlines() if line.startswith("{")]
+    assert [s["problem_id"] for s in served] == [e["problem_id"] for e in evaluated]
+    for case, answer in zip(evaluated, served, strict=True):
+        assert [i["institution_id"] for i in answer["institutions"]] == case["ranking"], case["problem_id"]
+
+    # The evaluation is a tracked run named after its data and split, with the table and the rankings.
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking["SMEMATCH_MLFLOW_TRACKING_URI"])
+    [run] = client.search_runs([client.get_experiment_by_name("smematch-evaluate").experiment_id])
+    assert run.info.run_name.startswith("evaluate ") and "2016-01-01" in run.info.run_name
+    assert run.data.metrics["trained/mrr"] == pytest.approx(json.loads(result.stdout)["trained"]["mrr"], abs=1e-4)
+    assert "rankings.jsonl" in {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+@needs_data
+def test_an_as_of_date_before_every_outcome_is_refused(kiva_folder: Path) -> None:
+    result = runner.invoke(app, ["recommend", "--data", str(kiva_folder), "--as-of", "1990-01-01", "--text",
+                                 "to buy a cow"])
+    assert result.exit_code == 2 and "as-of" in result.output and "first outcome" in result.output
+    result = runner.invoke(app, ["recommend", "--data", str(kiva_folder), "--as-of", "someday", "--text", "cow"])
+    assert result.exit_code == 2 and "as-of" in result.output and "'someday'" in result.output
+
+
+def test_unwritable_rankings_or_model_paths_are_named_before_any_work(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path), "--split-date", "2016-01-01", "--no-track",
+                                 "--rankings", str(blocker / "rankings.jsonl")])
+    assert result.exit_code == 2 and "--rankings" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path), "--split-date", "2016-01-01", "--no-track",
+                                 "--export-model", str(blocker)])
+    assert result.exit_code == 2 and "--export-model" in result.output and "Traceback" not in result.output

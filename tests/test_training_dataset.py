@@ -140,7 +140,7 @@ def _tiny_frames() -> dict[str, pd.DataFrame]:
 
 @pytest.mark.parametrize(("change", "expected"), [
     (lambda f: {**f, "outcomes": f["outcomes"].iloc[0:0]}, "at least one outcome"),
-    (lambda f: {**f, "outcomes": f["outcomes"].assign(status="declined")}, "both solved and unsolved"),
+    (lambda f: {**f, "outcomes": f["outcomes"].assign(status="declined")}, "cases taken up and cases not taken up"),
 ])
 def test_data_a_model_cannot_learn_from_is_refused_with_the_reason(change, expected: str) -> None:  # noqa: ANN001
     with pytest.raises(InvalidInput, match=expected):
@@ -157,17 +157,26 @@ def test_outcomes_naming_unknown_institutions_are_listed_with_their_rows() -> No
     assert [(i.column, i.row) for i in caught.value.issues] == [("institution_id", 3), ("institution_id", 6)]
 
 
-def test_untried_candidates_are_added_only_when_asked_and_only_to_the_training_part(tables: Tables) -> None:
-    config = replace(CONFIG, dataset=replace(CONFIG.dataset, untried_negatives=2, untried_weight=0.3))
+def test_untried_candidates_are_added_when_asked_and_only_before_the_evaluation_part(tables: Tables) -> None:
+    config = replace(CONFIG, dataset=replace(CONFIG.dataset, untried="always", untried_negatives=2,
+                                             untried_weight=0.3))
     data = build_pairs(tables, config=config)
     untried = data.pairs[~data.pairs["tried"]]
     tried = data.pairs[data.pairs["tried"]]
-    assert len(untried) > 0 and set(untried["split"]) == {"train"}
-    assert (untried["solved"] == 0).all() and (untried["weight"] == 0.3).all()
+    assert len(untried) > 0 and set(untried["split"]) == {"train", "calibration"}
+    assert (untried["solved"] == 0).all() and (untried["taken_up"] == 0).all() and (untried["weight"] == 0.3).all()
     assert untried.groupby("problem_id").size().max() <= 2
     overlap = untried.merge(tried, on=["problem_id", "institution_id"])
     assert overlap.empty
-    assert len(build_pairs(tables, config=CONFIG).pairs) == len(tried)
+
+
+def test_by_default_untried_candidates_join_only_where_the_outcomes_record_only_who_served(tables: Tables) -> None:
+    # The simulated caseworkers' outcomes record declines: who takes a case up is in them, so no untried pairs.
+    assert build_pairs(tables, config=CONFIG).pairs["tried"].all()
+    # Real lending records hold only the loans made: every tried pair was taken up, so untried ones join.
+    served = tables.outcomes.assign(status="solved")
+    data = build_pairs(Tables(tables.enterprises, tables.problems, tables.institutions, served), config=CONFIG)
+    assert (~data.pairs["tried"]).any() and data.pairs.loc[data.pairs["tried"], "taken_up"].all()
 
 
 def test_with_weighting_on_rarely_chosen_pairs_weigh_more(city: SimulatedData, tables: Tables) -> None:

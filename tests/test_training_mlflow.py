@@ -191,7 +191,7 @@ def _bad_folder(store: Store, name: str, outcomes: pd.DataFrame) -> Path:
 
 @pytest.mark.parametrize(("case", "message"), [
     ("no outcomes", "at least one outcome"),
-    ("one label", "both solved and unsolved"),
+    ("one label", "cases taken up and cases not taken up"),
     ("unknown institution", "institution_id"),
     ("unreachable store", "reachable MLflow tracking store"),
 ])

@@ -148,7 +148,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
         engine = make_engine(f"sqlite:///{database}")
         try:
             keys.update({role: create_key(engine, role, f"web test {role}")[0]
-                         for role in ("analyst", "admin", "provincial")})
+                         for role in ("analyst", "curator", "admin", "provincial")})
         finally:
             engine.dispose()
         deadline = time.monotonic() + 90
@@ -424,7 +424,7 @@ def test_names_and_texts_typed_by_users_are_shown_as_text_never_run_as_markup(op
 
     name = "<script>alert(1)</script>"
     text = '<img src=x onerror="alert(2)"> we need a <b>bank loan</b> for new machines'
-    with city.api() as api:
+    with city.api("curator") as api:
         assert api.put("/v1/enterprises/E9XSS01", json={
             "name": name, "sector": "manufacturing", "region": city.region, "employees": 5, "founded": 2020,
         }).status_code in (200, 201)

@@ -33,6 +33,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from matching import LearnedRanker, save_bundle
+from matching.context import problem_frame as context_frame
 from matching.records import SECTORS
 from matching.tables import Tables, read_tables
 from training.bias import selection_bias
@@ -89,23 +90,25 @@ def _noop(stage: str) -> None:
 
 def fit_ranker(tables: Tables, *, config: TrainingConfig | None = None, propensities: pd.DataFrame | None = None,
                ground_truth: pd.DataFrame | None = None, version: str | None = None,
-               progress: Progress | None = None) -> FitResult:
-    """Build pairs, fit and calibrate, evaluate beside the baselines; no MLflow, nothing written."""
+               progress: Progress | None = None, soft_rules: tuple[str, ...] = ()) -> FitResult:
+    """Build pairs, fit and calibrate, evaluate beside the baselines; no MLflow, nothing written.
+    ``soft_rules``: eligibility rules scored but not enforced (the ranker carries them to serving)."""
     config = config or load_config()
     with threadpool_limits(limits=config.model.threads or None):
         return _fit_ranker(tables, config=config, propensities=propensities, ground_truth=ground_truth,
-                           version=version, progress=progress)
+                           version=version, progress=progress, soft_rules=soft_rules)
 
 
 def _fit_ranker(tables: Tables, *, config: TrainingConfig, propensities: pd.DataFrame | None,
-                ground_truth: pd.DataFrame | None, version: str | None, progress: Progress | None) -> FitResult:
+                ground_truth: pd.DataFrame | None, version: str | None, progress: Progress | None,
+                soft_rules: tuple[str, ...] = ()) -> FitResult:
     say = progress or _noop
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
     say("digesting the tables")
     digest = tables_digest(tables.frames())
     say("building labelled pairs")
-    data = build_pairs(tables, config=config, propensities=propensities)
+    data = build_pairs(tables, config=config, propensities=propensities, soft_rules=soft_rules)
     seconds["pairs"] = time.perf_counter() - clock
     say(f"fitting on {int((data.pairs['split'] == 'train').sum()):,} pairs")
     started = time.perf_counter()
@@ -219,7 +222,9 @@ def _log_run(fit: FitResult, tables: Tables, *, experiment_id: str, models_dir: 
 
     data, metrics = fit.data, fit.metrics
     bundle_dir: Path | None = None
-    with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as scratch:
+    run_name = f"train {Path(source).name or source}, evaluated from {data.cutoff.date().isoformat()}"
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run, \
+            tempfile.TemporaryDirectory() as scratch:
         run_id = run.info.run_id
         try:
             say("logging the run")
@@ -250,6 +255,7 @@ def _log_run(fit: FitResult, tables: Tables, *, experiment_id: str, models_dir: 
             mlflow.log_artifacts(str(bundle_dir), artifact_path=BUNDLE_PATH)
             say("logging the MLflow model")
             artifacts = write_artifacts(work / "pyfunc", institutions=tables.institutions, outcomes=tables.outcomes,
+                                        problems=context_frame(tables.problems, tables.enterprises),
                                         regions=list(data.matcher.regions))
             example = input_example(_common(tables.enterprises["sector"], SECTORS[0]),
                                     _common(tables.enterprises["region"], data.matcher.regions[0]))

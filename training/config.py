@@ -38,8 +38,11 @@ class SplitConfig:
 
 @dataclass(frozen=True, slots=True)
 class DatasetConfig:
-    untried_negatives: int = 0
-    untried_weight: float = 0.2
+    untried: str = "auto"
+    untried_negatives: int = 24
+    untried_pool: int = 30
+    untried_weight: float = 1.0
+    untried_auto_share: float = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +55,14 @@ class WeightingConfig:
 class ModelConfig:
     learning_rate: float = 0.15
     max_iter: int = 80
+    success_max_iter: int = 40
+    success_stage: str = "auto"
     max_leaf_nodes: int = 31
     min_samples_leaf: int = 40
     l2_regularization: float = 1.0
     max_bins: int = 255
     calibration: str = "sigmoid"
+    refit_with_calibration: bool = True
     escalate_below: float = 0.05
     threads: int = 1
 
@@ -99,11 +105,16 @@ class TrainingConfig:
 _RANGES: dict[str, tuple[float, float] | tuple[str, ...]] = {
     "split.evaluation_fraction": (0.01, 0.9),
     "split.calibration_fraction": (0.01, 0.9),
+    "dataset.untried": ("auto", "always", "never"),
     "dataset.untried_negatives": (0, 1000),
+    "dataset.untried_pool": (1, 1000),
+    "dataset.untried_auto_share": (0.0, 1.0),
     "dataset.untried_weight": (0.0, 100.0),
     "weighting.propensity_clip": (1e-6, 1.0),
     "model.learning_rate": (1e-4, 1.0),
     "model.max_iter": (1, 10_000),
+    "model.success_max_iter": (1, 10_000),
+    "model.success_stage": ("auto", "always", "never"),
     "model.max_leaf_nodes": (2, 4096),
     "model.min_samples_leaf": (1, 100_000),
     "model.l2_regularization": (0.0, 1e6),

@@ -8,19 +8,27 @@ see ``propensities_from_log``) and a ``TrainingConfig``. Output: a ``PairData`` 
 
 Choices, where the data leaves room:
 - A pair's label is its *final* status (the latest recorded; at equal times the higher stage); ``gain`` is
-  ``STATUS_GAIN`` of it and ``solved`` (the classifier's target) is whether it ended solved.
+  ``STATUS_GAIN`` of it. Two targets come from it: ``taken_up`` (the institution took the case up: accepted,
+  solved or failed) and ``solved``. The ranker learns both (``training.train``): who takes such a case up,
+  from tried pairs and untried candidates, and whether it ends solved, from the pairs that were taken up and
+  ended.
 - A pair is decided when its problem was stated (``stated_at``): that is when a recommendation is made, so
   its track-record features are ``track_record_asof`` that time (outcomes strictly before it), exactly what the
   service would have seen then.
 - The split is by problem and time: problems ordered by ``stated_at``; the latest ``evaluation_fraction`` are
   evaluated, the latest ``calibration_fraction`` of the rest calibrate, the others train. Problems stated at the
   same instant as the first of a later part go with it, so every training problem is strictly earlier.
-- Only tried pairs carry labels. Untried eligible candidates are *not* negatives by default: an institution no
-  caseworker tried is unknown, not a failure, and calling it a failure teaches the model to imitate the logging
-  policy (popular institutions up, the rest down). ``dataset.untried_negatives`` can add a few at a small
-  weight for experiments (``benchmarks/bench_training.py --part bias``: on the simulator they lower the
-  ground-truth NDCG@5 from 0.774 to 0.737). Inverse propensity weights (``weighting.inverse_propensity``)
-  are the principled correction; they are off by default because on the simulator they do not help.
+- Untried candidates (``dataset.untried_negatives`` per train and calibration problem, drawn from the
+  engine's own candidates: retrieval and the history's) are label-0 pairs of the take-up target only: an
+  institution nobody turned to did not take the case up, which is what that target asks; whether it would
+  have solved it is unknown, so the success target never sees them. By default (``dataset.untried = "auto"``)
+  only where the outcomes record (nearly) only who served, as real lending records do: where caseworkers'
+  declines are recorded they tell who takes such a case up, and untried candidates would teach the model the
+  caseworkers' own preferences instead (see ``training/config.toml``). Inverse propensity weights
+  (``weighting.inverse_propensity``) correct the tried pairs for the logging policy; off by default
+  (``benchmarks/bench_training.py --part bias``).
+- The matcher that draws candidates and counts history is fitted with the outcomes recorded before the first
+  evaluation problem, so nothing evaluated reaches the training pairs.
 """
 
 from __future__ import annotations
@@ -31,7 +39,9 @@ import numpy as np
 import pandas as pd
 
 from matching import Matcher, pair_features, track_record_asof
+from matching.context import problem_frame as context_frame
 from matching.errors import InvalidInput, Issue
+from matching.history import TAKEN_UP_STATUSES, as_seconds
 from matching.problems import PreparedProblems
 from matching.records import INSTITUTION_KINDS, STATUS_GAIN
 from matching.tables import Tables
@@ -46,6 +56,7 @@ __all__ = [
     "problem_frame",
     "propensities_from_log",
     "check_outcomes",
+    "uses_untried",
 ]
 
 SPLITS = ("train", "calibration", "evaluation")
@@ -161,11 +172,12 @@ def ipw_weights(propensity: np.ndarray, *, clip: float, enabled: bool) -> np.nda
 
 
 def build_pairs(
-    tables: Tables, *, config: TrainingConfig, propensities: pd.DataFrame | None = None
+    tables: Tables, *, config: TrainingConfig, propensities: pd.DataFrame | None = None,
+    soft_rules: tuple[str, ...] = (),
 ) -> PairData:
-    """Fit a matcher on the institutions and featurise every tried pair, as of its decision time."""
+    """Fit a matcher on the institutions and featurise every tried pair (and sampled untried candidates), as of
+    its decision time."""
     check_outcomes(tables)
-    matcher = Matcher().fit(tables.institutions, regions=tables.enterprises["region"].astype(str).unique())
     pairs = _final_status(tables.outcomes)
     problems = problem_frame(tables)
     problems = problems[problems["problem_id"].isin(set(pairs["problem_id"]))].reset_index(drop=True)
@@ -178,6 +190,10 @@ def build_pairs(
     split[early[calibrating]] = "calibration"
     problems["split"] = split
     _require_splits(problems)
+    assert cutoff is not None  # there is at least one problem (checked above)
+    matcher = Matcher(soft_rules=soft_rules).fit(tables.institutions, outcomes=tables.outcomes,
+                            problems=context_frame(tables.problems, tables.enterprises),
+                            regions=tables.enterprises["region"].astype(str).unique(), as_of=cutoff)
 
     prepared = matcher.prepare(problems)
     catalogue = matcher.catalogue_
@@ -189,12 +205,14 @@ def build_pairs(
     pairs["sector"] = problems["sector"].to_numpy()[pairs["problem_row"]]
     pairs["kind"] = np.asarray(INSTITUTION_KINDS)[catalogue.kinds[pairs["institution_row"]]]
     pairs["solved"] = (pairs["status"] == "solved").astype(np.int64)
+    pairs["taken_up"] = pairs["status"].isin(TAKEN_UP_STATUSES).astype(np.int64)
+    pairs["ended"] = pairs["status"].isin(("solved", "failed"))
     pairs["propensity"] = _pair_propensity(pairs, propensities)
     pairs["tried"] = True
     pairs = pairs.sort_values(["decided_at", "problem_id", "institution_id"], kind="stable").reset_index(drop=True)
-    _require_labels(pairs)
-    if config.dataset.untried_negatives > 0:
+    if uses_untried(pairs, config):
         pairs = pd.concat([pairs, _untried(matcher, prepared, pairs, problems, config)], ignore_index=True)
+    _require_labels(pairs)
     pairs["weight"] = 1.0
     for name in SPLITS:
         mask = (pairs["split"] == name).to_numpy() & pairs["tried"].to_numpy()
@@ -204,17 +222,29 @@ def build_pairs(
     untried = ~pairs["tried"].to_numpy()
     pairs.loc[untried, "weight"] = config.dataset.untried_weight
     features = featurise(matcher, prepared, pairs, tables.outcomes)
-    assert cutoff is not None  # there is at least one problem (checked above)
     return PairData(matcher=matcher, prepared=prepared, problems=problems, pairs=pairs, features=features,
                     outcomes=tables.outcomes, cutoff=cutoff)
 
 
 def featurise(matcher: Matcher, prepared: PreparedProblems, pairs: pd.DataFrame, outcomes: pd.DataFrame
               ) -> pd.DataFrame:
-    """The engine's features of ``pairs`` (problem_row, institution_row, decided_at), track record as of then."""
+    """The engine's features of ``pairs`` (problem_row, institution_row, decided_at): track record and history
+    as of then (outcomes recorded strictly before)."""
     rate, cases = track_record_asof(outcomes, pairs["institution_id"].to_numpy(), pairs["decided_at"].to_numpy())
     return pair_features(prepared, matcher.catalogue_, pairs["problem_row"].to_numpy(),
-                         pairs["institution_row"].to_numpy(), track_success_rate=rate, track_cases=cases)
+                         pairs["institution_row"].to_numpy(), track_success_rate=rate, track_cases=cases,
+                         history=matcher.history_, times=as_seconds(pairs["decided_at"]))
+
+
+def uses_untried(pairs: pd.DataFrame, config: TrainingConfig) -> bool:
+    """Whether untried candidates join the take-up stage's pairs (``dataset.untried``; see config.toml)."""
+    dataset = config.dataset
+    if dataset.untried == "never" or dataset.untried_negatives <= 0:
+        return False
+    if dataset.untried == "always":
+        return True
+    earlier = pairs[pairs["split"] != "evaluation"]
+    return bool(len(earlier)) and float(1.0 - earlier["taken_up"].mean()) < dataset.untried_auto_share
 
 
 def _require_splits(problems: pd.DataFrame) -> None:
@@ -230,25 +260,26 @@ def _require_splits(problems: pd.DataFrame) -> None:
 def _require_labels(pairs: pd.DataFrame) -> None:
     issues: list[Issue] = []
     for name in ("train", "calibration"):
-        labels = set(pairs.loc[pairs["split"] == name, "solved"])
+        labels = set(pairs.loc[pairs["split"] == name, "taken_up"])
         if len(labels) < 2:
-            found = "only solved outcomes" if labels == {1} else "no solved outcome"
-            issues.append(Issue(column="status", expected=f"both solved and unsolved outcomes in the {name} "
-                                "part (the earlier outcomes)", found=found, file="outcomes"))
+            found = "only institutions that took the case up" if labels == {1} else "no case taken up"
+            issues.append(Issue(column="status", expected=f"cases taken up and cases not taken up in the {name} "
+                                "part (the earlier outcomes; untried candidates count as not taken up)", found=found,
+                                file="outcomes"))
     if issues:
         raise InvalidInput(issues)
 
 
 def _untried(matcher: Matcher, prepared: PreparedProblems, pairs: pd.DataFrame, problems: pd.DataFrame,
              config: TrainingConfig) -> pd.DataFrame:
-    """Up to ``untried_negatives`` untried eligible candidates per training problem, drawn among the top
-    retrieval candidates, as label-0 pairs."""
+    """Up to ``untried_negatives`` untried eligible candidates per train and calibration problem, drawn among
+    the engine's candidates, as label-0 pairs."""
     rng = np.random.default_rng(config.seed)
-    rows = np.flatnonzero((problems["split"] == "train").to_numpy())
+    rows = np.flatnonzero(problems["split"].isin(("train", "calibration")).to_numpy())
     tried = set(zip(pairs["problem_row"], pairs["institution_row"], strict=True))
     frames = []
     for chunk in matcher.chunks(len(rows)):
-        candidates = matcher.candidates(prepared, rows[chunk])
+        candidates = matcher.candidates(prepared, rows[chunk], config.dataset.untried_pool)
         keep = np.array([(p, i) not in tried for p, i in
                          zip(candidates.problem_rows, candidates.institution_rows, strict=True)], dtype=bool)
         frame = pd.DataFrame({"problem_row": candidates.problem_rows[keep],
@@ -263,7 +294,7 @@ def _untried(matcher: Matcher, prepared: PreparedProblems, pairs: pd.DataFrame, 
     return pd.DataFrame({
         "problem_id": problems["problem_id"].to_numpy()[p], "institution_id": catalogue.ids[i],
         "status": "untried", "gain": 0, "first_outcome_id": None, "problem_row": p, "institution_row": i,
-        "decided_at": problems["decided_at"].to_numpy()[p], "split": "train",
+        "decided_at": problems["decided_at"].to_numpy()[p], "split": problems["split"].to_numpy()[p],
         "sector": problems["sector"].to_numpy()[p], "kind": np.asarray(INSTITUTION_KINDS)[catalogue.kinds[i]],
-        "solved": 0, "propensity": np.nan, "tried": False,
+        "solved": 0, "taken_up": 0, "ended": False, "propensity": np.nan, "tried": False,
     })

@@ -29,7 +29,7 @@ __all__ = ["RankerModel", "write_artifacts", "model_signature", "input_example",
 
 OUTPUT_COLUMNS = ("problem_index", "problem_id", "rank", "institution_id", "name", "kind", "score", "escalate",
                   "escalate_reason", "model_version")
-INPUT_COLUMNS = ("problem_id", "text", "sector", "region", "amount")
+INPUT_COLUMNS = ("problem_id", "enterprise_id", "text", "sector", "region", "amount")
 
 
 class RankerModel(mlflow.pyfunc.PythonModel):
@@ -40,8 +40,9 @@ class RankerModel(mlflow.pyfunc.PythonModel):
         ranker = load_bundle(artifacts["bundle"])
         institutions = pd.read_parquet(artifacts["institutions"])
         track = pd.read_parquet(artifacts["track"])
+        cases = pd.read_parquet(artifacts["cases"]) if "cases" in artifacts else None
         regions = json.loads(Path(artifacts["regions"]).read_text(encoding="utf-8"))
-        self.matcher_ = Matcher(ranker).fit(institutions, outcomes=track, regions=regions)
+        self.matcher_ = Matcher(ranker).fit(institutions, outcomes=track, regions=regions, problems=cases)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
                 ) -> pd.DataFrame:
@@ -63,18 +64,25 @@ class RankerModel(mlflow.pyfunc.PythonModel):
         return out.astype({"problem_index": np.int64, "rank": np.int64, "score": np.float64, "escalate": bool})
 
 
-def write_artifacts(folder: Path, *, institutions: pd.DataFrame, outcomes: pd.DataFrame, regions: list[str]
-                    ) -> dict[str, str]:
-    """Write the matcher's inputs next to a bundle; returns the artifact paths by name (bundle excluded)."""
+def write_artifacts(folder: Path, *, institutions: pd.DataFrame, outcomes: pd.DataFrame, regions: list[str],
+                    problems: pd.DataFrame) -> dict[str, str]:
+    """Write the matcher's inputs next to a bundle: the institutions, the outcomes and the problems they name
+    (with their enterprise's district and sector: the history of cases), the districts; returns the artifact
+    paths by name (bundle excluded)."""
     folder.mkdir(parents=True, exist_ok=True)
     table = institutions.copy()
     for column in ("sectors", "regions"):
         if column in table:
             table[column] = table[column].map(lambda v: ";".join(v) if isinstance(v, tuple | list) else v)
     paths = {"institutions": folder / "institutions.parquet", "track": folder / "track.parquet",
-             "regions": folder / "regions.json"}
+             "cases": folder / "cases.parquet", "regions": folder / "regions.json"}
     table.to_parquet(paths["institutions"], index=False)
-    outcomes[["institution_id", "status"]].astype(str).to_parquet(paths["track"], index=False)
+    track = outcomes[["problem_id", "institution_id", "status"]].astype(str)
+    track["recorded_at"] = pd.to_datetime(outcomes["recorded_at"]).to_numpy()
+    track.to_parquet(paths["track"], index=False)
+    named = problems[problems["problem_id"].astype(str).isin(set(track["problem_id"]))]
+    columns = [c for c in ("problem_id", "enterprise_id", "text", "amount", "sector", "region") if c in named]
+    named[columns].astype({"problem_id": str}).to_parquet(paths["cases"], index=False)
     paths["regions"].write_text(json.dumps(sorted(regions), ensure_ascii=False), encoding="utf-8")
     return {name: str(path) for name, path in paths.items()}
 
@@ -85,6 +93,7 @@ def model_signature() -> Any:
 
     inputs = Schema([
         ColSpec("string", "problem_id", required=False),
+        ColSpec("string", "enterprise_id", required=False),
         ColSpec("string", "text"),
         ColSpec("string", "sector", required=False),
         ColSpec("string", "region", required=False),
@@ -109,6 +118,7 @@ def input_example(sector: str, region: str) -> pd.DataFrame:
     """Two problems, one English and one Chinese, in a sector and region the model knows."""
     return pd.DataFrame({
         "problem_id": ["example-1", "example-2"],
+        "enterprise_id": ["example-enterprise", "example-enterprise"],
         "text": ["We need a loan of 2 million yuan to buy new equipment", "员工技能培训，需要招聘技术工人"],
         "sector": [sector, sector],
         "region": [region, region],

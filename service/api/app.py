@@ -1,15 +1,17 @@
 """The app factory: ``create_app(settings)`` returns a FastAPI app; nothing is built at import time.
 
 The lifespan opens everything, in order: the database engine (schema created if missing), the model (the
-bundle in ``<models_dir>/current`` when one exists, else the baseline ranker; a bundle that exists but does not
-load stops the start-up), the matcher fitted on the store's institutions (outcomes for the track record,
+bundle in ``<models_dir>/current`` when one exists, else the baseline ranker; when ``current`` is refused, the
+newest good bundle under ``runs/`` or else the baseline, and ``/readyz`` says ``degraded`` with the reason:
+``service.bundles``), the matcher fitted on the store's institutions (outcomes for the track record,
 every enterprise's district), the micro-batcher and a background refresher. It closes them in reverse.
 
 The refresher keeps several workers (``smematch serve --workers N``) consistent without talking to each
 other: every ``refresh_seconds`` it compares a fingerprint of the institutions, the outcome count and the
 districts with the one its catalogue was built from and refits when they differ; and a worker that serves
 ``current`` (or the start-up baseline) picks up a new ``current`` bundle, with the same checks as a reload.
-The worker that receives an edit or a reload applies it before it answers.
+The worker that receives a reload applies it before it answers; an edit asks for a refit that runs in the
+background, coalesced with the edits around it (``service.api.refits``).
 
 Inputs: ``Settings``. Outputs: the ASGI app; routes are listed in the README of the API and in ``/docs``.
 """
@@ -22,8 +24,8 @@ import gc
 import inspect
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +38,17 @@ from matching.ranking import MANIFEST_FILE
 from service.api import errors, keys, records
 from service.api.batching import Recommender
 from service.api.deps import Context
+from service.api.headers import SecurityHeaders
 from service.api.metrics import Metrics
 from service.api.middleware import RequestMiddleware
 from service.api.recommending import log_writer
-from service.api.routes import admin, cases, exports, health, model, outcomes, recommendations
+from service.api.refits import Refits
+from service.api.routes import admin, audit, cases, exports, health, model, outcomes, recommendations
 from service.api.routes import records as record_routes
 from service.api.search import NameIndexes
 from service.api.security import KeyRing, hash_key
-from service.api.state import CURRENT, ModelState, initial_ranker
+from service.api.state import CURRENT, ModelState
+from service.bundles import start_ranker
 from service.settings import Settings
 from service.store import checkpoint, create_schema, load_tables, make_engine
 from service.web import mount_console
@@ -64,7 +69,7 @@ def create_app(
     freeze_gc: bool = False,
 ) -> FastAPI:
     metrics = Metrics()
-    state = ModelState()
+    state = ModelState(settings.models_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,7 +77,7 @@ def create_app(
         # does it every ``checkpoint_seconds`` (see ``service.store.make_engine``).
         engine = make_engine(settings.database_url, background_checkpoints=True)
         await run_in_threadpool(create_schema, engine)
-        ranker, source = await run_in_threadpool(initial_ranker, settings.models_dir)
+        start = await run_in_threadpool(start_ranker, settings.models_dir)
         lock = asyncio.Lock()
         built_from: list[object] = [None]
 
@@ -84,11 +89,13 @@ def create_app(
                     if state.ready:
                         served = await run_in_threadpool(state.rebuild, tables)
                     else:
-                        served = await run_in_threadpool(state.open, tables, ranker, source)
+                        served = await run_in_threadpool(state.open, tables, start.ranker, start.source,
+                                                         start.degraded)
                 except InvalidInput as error:  # typically: no institutions yet; stay not ready
                     log.warning("no catalogue to serve yet: %s", error.issues[0] if error.issues else error)
                     return
                 built_from[0] = fingerprint
+                metrics.refits.inc()
                 metrics.set_model(served.version, served.describe()["ranker"])
 
         bootstrap = settings.bootstrap_admin_key
@@ -98,10 +105,13 @@ def create_app(
                          bootstrap_hash=hash_key(bootstrap) if bootstrap else None),
             recommender=Recommender(state, metrics, log=log_writer(engine), max_batch=max_batch),
             names=NameIndexes(engine), refresh_catalogue=refresh_catalogue,
+            refits=Refits(refresh_catalogue, quiet_seconds=settings.refit_quiet_seconds,
+                          max_delay_seconds=settings.refit_max_delay_seconds),
         )
         app.state.context = context
         await refresh_catalogue()
         await context.recommender.start()
+        context.refits.start()
         if freeze_gc:
             # What exists now (libraries, the catalogue, the model, caches) lives as long as the process. Left in
             # the collector's oldest generation, every full collection walks all of it: ~140 ms each under
@@ -120,6 +130,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await context.refits.stop()
             await context.recommender.stop()
             engine.dispose()
 
@@ -129,19 +140,42 @@ def create_app(
         title="smematch",
         version=API_VERSION,
         summary="Match small and micro enterprises with the institutions that can solve their problems.",
-        lifespan=lifespan,
+        lifespan=_start_up_logged(lifespan),
         docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
     errors.install(app)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    # Outside the request middleware, so its own 413 and 500 answers get the headers too.
+    app.add_middleware(SecurityHeaders, docs_paths=frozenset({"/docs", "/docs/oauth2-redirect"} if docs else ()))
     # Each router carries its full prefix (``/v1``), so a route's template is its whole path (metrics, logs).
     for router in (health.router, recommendations.router, record_routes.router, outcomes.router, model.router,
-                   admin.router, exports.router, cases.router):
+                   admin.router, exports.router, audit.router, cases.router):
         app.include_router(router)
     mount_console(app, settings)
     return app
+
+
+def _start_up_logged(
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """``lifespan`` with a failed start-up logged as one line naming the cause (``smematch serve`` keeps the
+    server's traceback of it out of the log: ``service.api.logs``)."""
+
+    @asynccontextmanager
+    async def logged(app: FastAPI) -> AsyncIterator[None]:
+        started = False
+        try:
+            async with lifespan(app):
+                started = True
+                yield
+        except Exception as error:
+            if not started:
+                log.error("start-up failed: %s", " ".join(str(error).split()) or type(error).__name__)
+            raise
+
+    return logged
 
 
 async def _checkpoints(engine: Engine, metrics: Metrics, every: float) -> None:
@@ -172,36 +206,40 @@ def _telemetry_options(settings: Settings) -> dict[str, Any]:
 
 
 async def _follow(context: Context, built_from: list[object], every: float, lock: asyncio.Lock) -> None:
-    """Refit when the store changed under us; follow ``current`` when it is what we serve."""
+    """Refit when the store changed under us; follow ``current`` when it is what we serve (or meant to serve)."""
+    refused: dict[str, int] = {}
     while True:
         await asyncio.sleep(every)
         try:
             fingerprint = await run_in_threadpool(records.catalogue_fingerprint, context.engine)
             if fingerprint != built_from[0]:
                 await context.refresh_catalogue()
-            await _follow_current(context, lock)
+            await _follow_current(context, lock, refused)
         except Exception as error:  # a failed round is retried next round; the old model keeps serving
             log.warning("background refresh failed", extra={"exception": type(error).__name__})
 
 
-async def _follow_current(context: Context, lock: asyncio.Lock) -> None:
+async def _follow_current(context: Context, lock: asyncio.Lock, refused: dict[str, int]) -> None:
+    """``refused`` remembers the manifest (by modification time) last refused, so it is not tried again."""
     state = context.state
     if not state.ready:
         return
     folder = Path(context.settings.models_dir) / CURRENT
     served = state.current
-    if served.source not in (None, folder) or not (folder / MANIFEST_FILE).exists():
+    if (served.degraded is None and served.source not in (None, folder)) or not (folder / MANIFEST_FILE).exists():
         return
     try:
+        stamp = (folder / MANIFEST_FILE).stat().st_mtime_ns
         version = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8")).get("version")
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         return
-    if version == served.version:
+    if (version == served.version and served.degraded is None) or refused.get("current") == stamp:
         return
     async with lock:
         try:
             _, new = await run_in_threadpool(state.reload, folder)
         except ModelError as error:
+            refused["current"] = stamp
             log.warning("the new current model is refused: %s", error)
             context.metrics.reloads.labels("refused").inc()
             return

@@ -2,7 +2,7 @@
 
 ``Context`` is built once in the lifespan (engine, model state, metrics, key ring, micro-batcher, name
 indexes) and hung on ``app.state``; routes take ``Ctx``. Role aliases (``Caseworker``, ``Analyst``,
-``Admin``) check the ``X-API-Key`` header: no or unknown key -> 401, a key whose role is below the route's
+``Curator``, ``Admin``) check the ``X-API-Key`` header: no or unknown key -> 401, a key whose role is below the route's
 -> 403. The header is declared as an OpenAPI security scheme, so generated clients know to send it.
 """
 
@@ -21,15 +21,16 @@ from starlette.concurrency import run_in_threadpool
 from service.api.batching import Recommender
 from service.api.errors import ApiError
 from service.api.metrics import Metrics
+from service.api.refits import Refits
 from service.api.schemas import Role
 from service.api.search import NameIndexes
 from service.api.security import Caller, KeyRing, allows
 from service.api.state import ModelState
 from service.settings import Settings
 
-__all__ = ["Context", "Ctx", "Caseworker", "Analyst", "Admin", "Provincial", "CaseReader", "AnyRole",
-           "API_KEY_HEADER", "require", "no_unknown_query",
-           "QueryCheckedRoute", "authorize", "requires_role", "SECURITY"]
+__all__ = ["Context", "Ctx", "Caseworker", "Analyst", "Curator", "Admin", "Provincial", "CaseReader", "AnyRole",
+           "API_KEY_HEADER", "require", "no_unknown_query", "QueryCheckedRoute", "authorize", "requires_role",
+           "SECURITY"]
 
 API_KEY_HEADER = "X-API-Key"
 _scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="an API key from `smematch keys create`")
@@ -45,6 +46,7 @@ class Context:
     recommender: Recommender
     names: NameIndexes
     refresh_catalogue: Callable[[], Awaitable[None]]
+    refits: Refits
 
 
 async def _context(request: Request) -> Context:
@@ -148,6 +150,7 @@ class QueryCheckedRoute(APIRoute):
 
 Caseworker = Annotated[Caller, Depends(require(Role.caseworker))]
 Analyst = Annotated[Caller, Depends(require(Role.analyst))]
+Curator = Annotated[Caller, Depends(require(Role.curator))]
 Admin = Annotated[Caller, Depends(require(Role.admin))]
 Provincial = Annotated[Caller, Depends(require(Role.provincial))]
 CaseReader = Annotated[Caller, Depends(require((Role.caseworker, Role.provincial)))]

@@ -56,6 +56,10 @@ class Metrics:
         self.reloads = Counter(
             "smematch_model_reloads", "Model reload attempts by result", ("result",), registry=self.registry
         )
+        self.refits = Counter(
+            "smematch_catalogue_refits", "Refits of the matcher's catalogue (edits, new outcomes, districts)",
+            registry=self.registry,
+        )
         self.checkpoints = Counter(
             "smematch_sqlite_checkpoints", "Background checkpoints of the SQLite write-ahead log",
             registry=self.registry,

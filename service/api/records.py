@@ -1,16 +1,20 @@
 """Queries and writes behind the record routes: enterprises, problems, institutions and outcomes.
 
-Routes stay thin; the SQL is here. Reads return plain dicts shaped like the ``*Out`` schemas; writes are
-one transaction each (``service.store.writing``). ``put_*`` replaces a record or creates it when the id is
-new and says which it did. Outcomes are written by ``service.store.record_outcome`` (idempotent); this module
-lists and exports them. Inputs: an engine and validated ``*In`` schemas. Outputs: dicts, or ``None`` for an
-unknown id.
+Routes stay thin; the SQL is here. Reads return plain dicts shaped like the ``*Out`` schemas; writes are one
+transaction each (``service.store.writing``). ``put_*`` replaces a record or creates it when the id is new and
+says which it did; in the same transaction it checks the caller's ``If-Match`` against the stored record's ETag
+(412 when stale, so no update is lost) and appends an audit event (who, before, after). ``etag(record)`` is a
+hash of the record as ``get_record`` returns it, the same for GET and PUT. Outcomes are written by
+``service.store.record_outcome`` (idempotent); this module lists and exports them. Inputs: an engine and
+validated ``*In`` schemas. Outputs: dicts, or ``None`` for an unknown id.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 from collections.abc import Iterator
 from datetime import datetime, time
 from typing import Any
@@ -19,7 +23,9 @@ from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.sql.dml import Insert
 
 from matching.errors import InvalidInput, Issue
+from service.api.errors import ApiError
 from service.api.schemas import EnterpriseIn, InstitutionIn, ProblemIn
+from service.api.security import Caller
 from service.store import (
     EnterpriseRow,
     InstitutionRow,
@@ -30,10 +36,12 @@ from service.store import (
     translated_errors,
     writing,
 )
+from service.store.audit import write_event
 
 __all__ = [
     "get_record", "get_records", "list_ids", "put_enterprise", "put_problem", "put_institution",
     "outcome_query", "list_outcomes", "outcome_csv", "OUTCOME_COLUMNS", "catalogue_fingerprint", "filtered_ids",
+    "etag", "Stored",
 ]
 
 TABLES: dict[str, Any] = {
@@ -86,8 +94,32 @@ def filtered_ids(engine: Engine, table: str, where: dict[str, Any]) -> set[str]:
         return {row[0] for row in connection.execute(query)}
 
 
-def _upsert(engine: Engine, table: str, values: dict[str, Any], *, check: dict[str, str] | None = None) -> bool:
-    """Insert or replace one row; True when it was created. ``check``: column -> table it must name."""
+Stored = tuple[dict[str, Any], bool, str]  # (the record as stored, created?, its ETag)
+
+
+def etag(record: dict[str, Any]) -> str:
+    """A strong ETag of ``record`` as ``get_record`` shapes it: changes whenever any column does."""
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return '"' + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32] + '"'
+
+
+def _check_precondition(if_match: str | None, table: str, record_id: str, before: dict[str, Any] | None) -> None:
+    """RFC 9110 ``If-Match`` with strong comparison: ``*`` needs the record to exist, a list of tags needs the
+    stored record's tag among them."""
+    if if_match is None:
+        return
+    given = [tag.strip() for tag in if_match.split(",") if tag.strip()]
+    if before is not None and ("*" in given or etag(before) in given):
+        return
+    found = "no such record" if before is None else "the record has changed since that ETag was read"
+    raise ApiError(412, f"the {table[:-1]} {record_id!r} does not match If-Match: {found}; read it again",
+                   [{"field": "If-Match", "problem": found}])
+
+
+def _upsert(engine: Engine, table: str, values: dict[str, Any], *, actor: Caller, if_match: str | None = None,
+            check: dict[str, str] | None = None) -> Stored:
+    """Insert or replace one row, with its precondition and audit event. ``check``: column -> table it must
+    name."""
     sql, key = TABLES[table]
     with translated_errors(), writing(engine) as connection:
         issues = []
@@ -99,13 +131,20 @@ def _upsert(engine: Engine, table: str, values: dict[str, Any], *, check: dict[s
                                     found=repr(values[column])))
         if issues:
             raise InvalidInput(issues)
-        exists = connection.execute(select(sql.c[key]).where(sql.c[key] == values[key])).first() is not None
+        # Locked until the commit on PostgreSQL (SQLite's write transaction locks the whole database): two PUTs
+        # with the same If-Match cannot both pass the check.
+        old = connection.execute(select(sql).where(sql.c[key] == values[key]).with_for_update()).first()
+        before = None if old is None else _shape(table, dict(old._mapping))
+        _check_precondition(if_match, table, values[key], before)
         statement: Insert = _insert(connection.dialect.name, sql).values(values)
         statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
             index_elements=[key], set_={c: values[c] for c in values if c != key}
         )
         connection.execute(statement)
-    return not exists
+        after = _shape(table, dict(connection.execute(select(sql).where(sql.c[key] == values[key])).one()._mapping))
+        write_event(connection, actor=(actor.key_id, actor.name), action="create" if before is None else "replace",
+                    entity=table, record_id=values[key], before=before, after=after)
+    return after, before is None, etag(after)
 
 
 def _insert(dialect: str, table: Any) -> Insert:
@@ -123,24 +162,27 @@ def _same_id(column: str, path: str, body: str | None) -> None:
                                  found=repr(body)))
 
 
-def put_enterprise(engine: Engine, enterprise_id: str, body: EnterpriseIn) -> tuple[dict[str, Any], bool]:
+def put_enterprise(engine: Engine, enterprise_id: str, body: EnterpriseIn, *, actor: Caller,
+                   if_match: str | None = None) -> Stored:
     _same_id("enterprise_id", enterprise_id, body.enterprise_id)
     values = {**body.model_dump(mode="json"), "enterprise_id": enterprise_id}
-    return values, _upsert(engine, "enterprises", values)
+    return _upsert(engine, "enterprises", values, actor=actor, if_match=if_match)
 
 
-def put_problem(engine: Engine, problem_id: str, body: ProblemIn) -> tuple[dict[str, Any], bool]:
+def put_problem(engine: Engine, problem_id: str, body: ProblemIn, *, actor: Caller,
+                if_match: str | None = None) -> Stored:
     _same_id("problem_id", problem_id, body.problem_id)
     values = {**body.model_dump(), "problem_id": problem_id}
     values["stated_at"] = datetime.combine(body.stated_at, time())
-    created = _upsert(engine, "problems", values, check={"enterprise_id": "enterprises"})
-    return {**values, "stated_at": body.stated_at}, created
+    return _upsert(engine, "problems", values, actor=actor, if_match=if_match,
+                   check={"enterprise_id": "enterprises"})
 
 
-def put_institution(engine: Engine, institution_id: str, body: InstitutionIn) -> tuple[dict[str, Any], bool]:
+def put_institution(engine: Engine, institution_id: str, body: InstitutionIn, *, actor: Caller,
+                    if_match: str | None = None) -> Stored:
     _same_id("institution_id", institution_id, body.institution_id)
     values = {**body.model_dump(mode="json"), "institution_id": institution_id}
-    return values, _upsert(engine, "institutions", values)
+    return _upsert(engine, "institutions", values, actor=actor, if_match=if_match)
 
 
 def catalogue_fingerprint(engine: Engine) -> tuple[int, int, int]:

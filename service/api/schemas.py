@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field
 from matching.records import CATEGORIES, INSTITUTION_KINDS, MAX_TEXT_LENGTH, OUTCOME_STATUSES, SECTORS
 
 __all__ = [
-    "Sector", "Kind", "Status", "Role", "Id", "Name", "Money",
+    "Sector", "Kind", "Status", "Role", "Id", "Name", "Money", "Moment",
     "ErrorItem", "ErrorBody",
     "RecommendationIn", "EnterpriseSubject", "ProblemSubject", "TextSubject",
     "ReasonOut", "RankedOut", "ProblemRecommendationOut", "RecommendationOut",
@@ -26,6 +26,7 @@ __all__ = [
     "EnterpriseHit", "ProblemHit", "InstitutionHit", "EnterpriseHits", "ProblemHits", "InstitutionHits",
     "OutcomeIn", "OutcomeOut", "OutcomePage",
     "ModelOut", "ReloadIn", "ReloadOut", "KeyIn", "KeyOut", "KeyCreatedOut", "HealthOut", "ReadyOut",
+    "AuditEventOut", "AuditPage", "AuditEntity",
 ]
 
 MAX_ID = 64
@@ -42,6 +43,7 @@ Category = StrEnum("Category", {c: c for c in CATEGORIES})  # type: ignore[misc]
 class Role(StrEnum):
     caseworker = "caseworker"
     analyst = "analyst"
+    curator = "curator"
     admin = "admin"
     provincial = "provincial"  # the provincial working group: its queue and resolutions, outside the ladder
 
@@ -59,7 +61,11 @@ LABEL_PATTERN = rf"^[^{_BAD}]*[^\s{_BAD}][^{_BAD}]*$"
 TEXT_PATTERN = rf"^[^{_BAD}]*[{_WORD}][^{_BAD}]*$"
 _bad = re.compile(f"[{_BAD}\ud800-\udfff]")
 _word = re.compile(f"[{_WORD}]")
-_edge_space = re.compile(r"^\s|\s$")
+# ``\s`` as the document's readers (ECMAScript regexes) define it, not as Python does (which adds U+0085 and
+# leaves out U+FEFF): the service must refuse exactly what the documented patterns refuse.
+_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_edge_space = re.compile(f"^[{_SPACE}]|[{_SPACE}]$")
+_blank = re.compile(f"[{_SPACE}]*")
 
 
 def _checked(pattern: str, rule: str, *, word: bool = False, edges: bool = False) -> AfterValidator:
@@ -70,7 +76,7 @@ def _checked(pattern: str, rule: str, *, word: bool = False, edges: bool = False
             raise ValueError("must not contain control characters or lone surrogates")
         if edges and _edge_space.search(value):
             raise ValueError("must not start or end with white space")
-        if not value.strip() or (word and not _word.search(value)):
+        if _blank.fullmatch(value) or (word and not _word.search(value)):
             raise ValueError(rule)
         return value
 
@@ -94,7 +100,18 @@ Short = _string(LABEL_PATTERN, "must not be blank", MAX_SHORT)
 Text = _string(LABEL_PATTERN, "must not be blank", MAX_TEXT_LENGTH)
 ProblemText = _string(TEXT_PATTERN, "must hold words (letters, digits or Chinese characters)", MAX_TEXT_LENGTH,
                       word=True)
+def _within_utc(value: datetime) -> datetime:
+    # The store keeps naive UTC: a time whose offset moves it before year 1 or past 9999 has no UTC value.
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("must fall between the years 1 and 9999 in UTC") from None
+    return value
+
+
 Money = Annotated[float, Field(ge=0, le=1e15), AfterValidator(_finite)]
+Moment = Annotated[datetime, AfterValidator(_within_utc)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
 Year = Annotated[int, Field(ge=1800, le=2100)]
 
@@ -309,7 +326,7 @@ class OutcomeIn(_In):
     institution_id: Id
     status: Status
     amount: Money | None = Field(default=None, description="money granted, yuan")
-    recorded_at: datetime | None = Field(default=None, description="default: when the service receives it")
+    recorded_at: Moment | None = Field(default=None, description="default: when the service receives it")
     recorded_by: Short | None = Field(default=None, description="default: the name of the API key")
 
 
@@ -336,7 +353,10 @@ class OutcomePage(BaseModel):
 class ModelOut(BaseModel):
     version: str
     ranker: str = Field(description="baseline, text_only or learned")
-    source: str | None = Field(description="the bundle folder served, null for the built-in baseline")
+    source: str | None = Field(description="the bundle folder served, relative to the models folder; null for the "
+                                           "built-in baseline")
+    degraded: str | None = Field(default=None, description="why this is not the bundle meant to be served "
+                                                           "(current was refused at start-up), if so")
     metrics: dict[str, Any]
     trained_at: str | None
     data_digest: str | None
@@ -347,7 +367,7 @@ class ModelOut(BaseModel):
 
 
 class ReloadIn(_In):
-    path: _string(LABEL_PATTERN, "must not be blank", 500) = Field(  # type: ignore[valid-type]
+    path: _string(LABEL_PATTERN, "must not be blank", 255) = Field(  # type: ignore[valid-type]
         default="current", description="a bundle folder inside the models directory (default: current)"
     )
 
@@ -374,10 +394,37 @@ class KeyCreatedOut(KeyOut):
     key: str = Field(description="the secret; shown once, only its hash is kept")
 
 
+class AuditEntity(StrEnum):
+    enterprises = "enterprises"
+    problems = "problems"
+    institutions = "institutions"
+    api_keys = "api_keys"
+    model = "model"
+
+
+class AuditEventOut(BaseModel):
+    event_id: int
+    at: datetime
+    actor_key_id: str = Field(description="the key that made the edit (`cli` for the command line)")
+    actor_name: str | None
+    action: str = Field(description="create, replace, revoke or reload")
+    entity: str = Field(description="the table edited")
+    record_id: str
+    before: dict[str, Any] | None = Field(description="the record before the edit; null when it was created")
+    after: dict[str, Any] | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEventOut]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
 class HealthOut(BaseModel):
     status: Literal["ok"]
 
 
 class ReadyOut(BaseModel):
-    status: Literal["ready", "not ready"]
+    status: Literal["ready", "degraded", "not ready"]
     checks: dict[str, str]

@@ -2,8 +2,12 @@
 
 A key is ``smk_`` followed by 32 random bytes (URL-safe base64). Only its SHA-256 is stored: the tokens are
 high-entropy, so a fast hash is enough (no password stretching needed) and lookups are one indexed query.
-Roles are ordered ``caseworker < analyst < admin``; a route names the least role it needs. ``provincial``
-stands outside that ladder: only routes that name it let it through.
+A route names the role it needs and ``ALLOWED`` says which roles hold it: every role has the caseworker's
+rights (read the catalogue and enterprises, recommend, record outcomes); ``analyst`` adds the model, exports
+and the audit trail; ``curator`` adds editing institutions, enterprises and problems; ``admin`` has all of
+these and keys and models. ``analyst`` and ``curator`` are siblings: neither has the other's rights.
+``provincial`` (the provincial working group) holds only its own: the queue of escalated problems and their
+resolutions; routes that both may use name both.
 
 ``KeyRing`` answers "which role does this key have?" from the store, remembering answers for a few seconds so
 the hot path (recommendations) does not query the database on every request; a revoked key stops working
@@ -22,11 +26,18 @@ from dataclasses import dataclass
 
 from service.api.schemas import Role
 
-__all__ = ["ROLE_RANK", "KEY_PREFIX", "Caller", "new_key", "hash_key", "KeyRing", "allows"]
+__all__ = ["ALLOWED", "KEY_PREFIX", "Caller", "new_key", "hash_key", "KeyRing", "allows"]
 
 KEY_PREFIX = "smk_"
 MAX_KEY_LENGTH = 200
-ROLE_RANK: dict[str, int] = {Role.caseworker: 1, Role.analyst: 2, Role.admin: 3}
+# needed role -> the roles that hold it (the one place the policy is written).
+ALLOWED: dict[str, frozenset[str]] = {
+    Role.caseworker: frozenset(Role) - {Role.provincial},
+    Role.analyst: frozenset({Role.analyst, Role.admin}),
+    Role.curator: frozenset({Role.curator, Role.admin}),
+    Role.admin: frozenset({Role.admin}),
+    Role.provincial: frozenset({Role.provincial}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +58,7 @@ def hash_key(key: str) -> str:
 
 
 def allows(role: str, needed: str) -> bool:
-    if needed == Role.provincial:
-        return role == Role.provincial
-    return ROLE_RANK.get(role, 0) >= ROLE_RANK[needed]
+    return role in ALLOWED[needed]
 
 
 class KeyRing:

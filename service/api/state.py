@@ -4,8 +4,9 @@ Requests read ``ModelState.current`` once and use that snapshot to the end, so a
 never mixes two models in one response. Writers (``reload``, ``rebuild``) are serialised by a lock and only
 swap after the new value has passed its checks; on any failure the old value keeps serving.
 
-- ``reload(folder)``: ``matching.load_bundle`` (manifest, scikit-learn version, feature names, smoke prediction)
-  and then one real recommendation through the live catalogue, before the swap.
+- ``reload(folder)``: ``service.bundles.open_bundle`` (manifest schema, checksum before unpickling, scikit-learn
+  version, feature names, smoke prediction) and then one real recommendation through the live catalogue, before
+  the swap.
 - ``rebuild(tables)``: refit the catalogue (institution edits, new outcomes for the track record) keeping the
   ranker.
 
@@ -22,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from matching import BaselineRanker, LearnedRanker, Matcher, ModelError, Problem, Ranker, load_bundle
+from matching import LearnedRanker, Matcher, ModelError, Problem, Ranker
 from matching.context import fit_matcher
-from matching.ranking import MANIFEST_FILE
 from matching.tables import Tables
+from service.bundles import open_bundle, shown, start_ranker
 
 __all__ = ["Served", "ModelState", "initial_ranker", "CURRENT", "SMOKE_TEXT"]
 
@@ -45,6 +46,7 @@ class Served:
     source: Path | None
     loaded_at: datetime = field(default_factory=_now)
     catalogue_built_at: datetime = field(default_factory=_now)
+    degraded: str | None = None  # why this is not what was meant to be served (start-up fallback), if so
     _regions: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
     @property
@@ -62,12 +64,15 @@ class Served:
     def version(self) -> str:
         return self.matcher.model_version
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, models_dir: Path | None = None) -> dict[str, Any]:
+        """What is served; ``source`` relative to ``models_dir`` when given (no server paths in responses)."""
         manifest = dict(getattr(self.ranker, "manifest", {}) or {})
+        source = None if self.source is None else shown(self.source, models_dir) if models_dir else str(self.source)
         return {
             "version": self.version,
             "ranker": str(getattr(self.ranker, "name", type(self.ranker).__name__)),
-            "source": str(self.source) if self.source is not None else None,
+            "source": source,
+            "degraded": self.degraded,
             "metrics": dict(manifest.get("metrics") or {}),
             "trained_at": manifest.get("trained_at"),
             "data_digest": manifest.get("data_digest"),
@@ -79,11 +84,10 @@ class Served:
 
 
 def initial_ranker(models_dir: Path) -> tuple[Ranker, Path | None]:
-    """The bundle in ``<models_dir>/current`` when one exists (it must load), else the baseline ranker."""
-    folder = Path(models_dir) / CURRENT
-    if (folder / MANIFEST_FILE).exists():
-        return load_bundle(folder), folder
-    return BaselineRanker(), None
+    """What to serve at start-up (``service.bundles.start_ranker``): ``current``, else the newest good bundle
+    under ``runs/``, else the baseline ranker."""
+    start = start_ranker(models_dir)
+    return start.ranker, start.source
 
 
 def smoke_test(matcher: Matcher) -> None:
@@ -104,7 +108,8 @@ def smoke_test(matcher: Matcher) -> None:
 class ModelState:
     """Holds the current ``Served`` value; ``None`` until the lifespan has opened the model."""
 
-    def __init__(self) -> None:
+    def __init__(self, models_dir: Path | None = None) -> None:
+        self.models_dir = Path(models_dir) if models_dir is not None else Path.cwd()
         self._served: Served | None = None
         self._write = threading.Lock()
 
@@ -119,16 +124,16 @@ class ModelState:
             raise RuntimeError("the model is not loaded yet")
         return served
 
-    def open(self, tables: Tables, ranker: Ranker, source: Path | None) -> Served:
+    def open(self, tables: Tables, ranker: Ranker, source: Path | None, degraded: str | None = None) -> Served:
         with self._write:
-            self._served = Served(matcher=fit_matcher(tables, ranker), source=source)
+            self._served = Served(matcher=fit_matcher(tables, ranker), source=source, degraded=degraded)
             return self._served
 
     def reload(self, folder: Path) -> tuple[Served, Served]:
         """Load and check the bundle in ``folder``, then swap; returns (old, new). Raises ModelError."""
         with self._write:
             old = self.current
-            ranker: LearnedRanker = load_bundle(folder)
+            ranker: LearnedRanker = open_bundle(folder, self.models_dir)
             matcher = old.matcher.with_ranker(ranker)
             smoke_test(matcher)
             new = Served(matcher=matcher, source=folder, catalogue_built_at=old.catalogue_built_at)

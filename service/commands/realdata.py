@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from service.commands._common import fail, out_console, reported_errors
+from matching.errors import InvalidInput, Issue
+from service.commands._common import err_console, fail, out_console, reported_errors
 
 DATASETS = ("sba", "kiva")
 
@@ -48,24 +49,77 @@ def import_real(
         out_console.print(f"  note: {note}", highlight=False)
 
 
+def writable(path: Path, option: str, *, folder: bool) -> None:
+    """Check before any work that ``path`` (a file, or a folder made if missing) can be written; else name it."""
+    try:
+        if folder:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".smematch-write-check"
+            probe.touch()
+            probe.unlink()
+        else:
+            if path.is_dir():
+                raise IsADirectoryError(21, "is a folder")
+            with path.open("a", encoding="utf-8"):
+                pass
+    except OSError as error:
+        raise InvalidInput(Issue(column=option, expected="a path that can be written",
+                                 found=f"{path}: {error.strerror or error}")) from None
+
+
 def evaluate(
     data: Annotated[Path, typer.Option("--data", help="Folder of the four tables (e.g. from import-real).")],
     split_date: Annotated[str, typer.Option("--split-date", help="Train before this date, evaluate from it on.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object keyed by method.")] = False,
     exclude_top_lenders: Annotated[int, typer.Option(
         help="Also evaluate without the N institutions that served most training cases (0: do not).")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed of the random baseline and the sampled negatives.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the random baseline.")] = 0,
     soft_rules: Annotated[str, typer.Option(
         help="Comma-separated eligibility rules that score but do not exclude; 'auto': those the served cases "
              "between the profile date and the split break in 1% of cases or more; '' enforces every rule.")
     ] = "auto",
+    rankings: Annotated[Path | None, typer.Option(
+        "--rankings", help="Write what the trained ranker ranked for each case, one JSON line each: "
+                           "problem_id and ranking (institution ids, best first).")] = None,
+    export_model: Annotated[Path | None, typer.Option(
+        "--export-model", help="Write the evaluated model bundle to this folder (recommend --model takes it).")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="Training config TOML (default: the packaged one).")] = None,
+    track: Annotated[bool, typer.Option(
+        "--track/--no-track", help="Log the evaluation as an MLflow run (experiment smematch-evaluate).")] = True,
 ) -> None:
-    """Hit@1/5/10 and MRR of finding the institution that really served each case after the split date."""
+    """Hit@1/5/10 and MRR of finding the institution that really served each case after the split date.
+
+    ``trained`` is what serve would have answered that day: the ranker smematch train fits on the outcomes
+    recorded before the split, ranking each case through the engine with the history as of the split."""
+    from service.settings import Settings
+    from training.config import load_config
     from training.realdata.evaluate import evaluate_folder
+    from training.realdata.runs import log_evaluation, write_rankings
 
     with reported_errors():
-        report = evaluate_folder(data, split_date, exclude_top=exclude_top_lenders, seed=seed,
-                                 soft_rules=soft_rules)
+        if rankings is not None:
+            writable(rankings, "--rankings", folder=False)
+        if export_model is not None:
+            writable(export_model, "--export-model", folder=True)
+        settings = Settings()
+        with err_console.status("evaluating") as status:
+            report = evaluate_folder(data, split_date, exclude_top=exclude_top_lenders, seed=seed,
+                                     soft_rules=soft_rules, config=load_config(config),
+                                     progress=lambda step: status.update(step))
+        if rankings is not None:
+            write_rankings(report, rankings)
+        if export_model is not None and report.ranker is not None:
+            from matching.ranking import save_bundle
+
+            save_bundle(report.ranker, export_model, extra={"evaluated": {"data": data.name,
+                                                                          "split_date": report.split_date}})
+        if track:
+            log_evaluation(report, tracking_uri=settings.mlflow_tracking_uri,
+                           artifact_root=settings.mlflow_artifact_root,
+                           params={"data": data.name, "exclude_top_lenders": exclude_top_lenders, "seed": seed,
+                                   "model_version": report.ranker.version if report.ranker else ""})
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -14,7 +14,7 @@ import typer
 from service.commands._common import fail, out_console, reported_errors
 from service.settings import Settings
 
-ROLES = ("caseworker", "analyst", "admin", "provincial")
+ROLES = ("caseworker", "analyst", "curator", "admin", "provincial")
 
 
 def register(app: typer.Typer) -> None:
@@ -28,10 +28,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the HTTP API (``/v1``, ``/docs``, ``/healthz``, ``/readyz``, ``/metrics``) with uvicorn."""
         import uvicorn
+        from pydantic import ValidationError
 
         from service.api.logs import log_config
+        from service.api.serving import uvicorn_options
 
-        settings = Settings()
+        try:
+            settings = Settings()
+        except ValidationError as error:
+            problems = "; ".join(f"SMEMATCH_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
+            raise fail(f"the settings are not valid: {problems}") from None
         uvicorn.run(
             "service.api.app:app_from_environment",
             factory=True,
@@ -41,6 +47,7 @@ def register(app: typer.Typer) -> None:
             access_log=False,
             log_config=log_config(settings.log_level),
             server_header=False,
+            **uvicorn_options(settings),
         )
 
     keys = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
@@ -55,7 +62,7 @@ def register(app: typer.Typer) -> None:
 
     @keys.command("create")
     def create(
-        role: Annotated[str, typer.Option(help="caseworker, analyst, admin or provincial.")],
+        role: Annotated[str, typer.Option(help="caseworker, analyst, curator, admin or provincial.")],
         name: Annotated[str | None, typer.Option(help="Who or what the key is for.")] = None,
     ) -> None:
         """Create a key and print it alone on standard output (it is shown only this once)."""

@@ -24,6 +24,7 @@ from service.store.log import LoggedRecommendation, get_logged, log_recommendati
 from service.store.lookup import get_enterprise, get_institution, get_outcome, get_problem, problems_of
 from service.store.models import (
     ApiKeyRow,
+    AuditEventRow,
     Base,
     EnterpriseRow,
     InstitutionRow,
@@ -72,4 +73,5 @@ __all__ = [
     "RecommendationRow",
     "RecommendationItemRow",
     "ApiKeyRow",
+    "AuditEventRow",
 ]

@@ -2,7 +2,8 @@
 
 The four contract tables (enterprises, problems, institutions, outcomes) mirror ``matching.tables.COLUMNS``
 column for column; ``recommendations`` with ``recommendation_items`` log what was shown (the text's hash,
-never the text); ``api_keys`` keep the SHA-256 of each key, never the key. Times are naive UTC everywhere.
+never the text); ``api_keys`` keep the SHA-256 of each key, never the key; ``audit_events`` is the
+append-only trail of edits (who, when, what, the record before and after). Times are naive UTC everywhere.
 
 Checks that the database can enforce cheaply (non-negative numbers, vocabularies, min <= max) are declared
 here too, so that a row written by hand or by another tool cannot break the matching engine later.
@@ -42,6 +43,7 @@ __all__ = [
     "RecommendationRow",
     "RecommendationItemRow",
     "ApiKeyRow",
+    "AuditEventRow",
     "CaseEventRow",
     "CaseRow",
     "CONTRACT_MODELS",
@@ -165,6 +167,23 @@ class ApiKeyRow(Base):
     hash: Mapped[str] = mapped_column(String(128), unique=True)  # SHA-256 hex of the key
     created_at: Mapped[datetime]
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEventRow(Base):
+    """One edit: who (the key's id and name), when, what (action on a record), and the record before and after
+    (null before a creation). Append-only: nothing updates or deletes these rows."""
+
+    __tablename__ = "audit_events"
+
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_key_id: Mapped[str] = mapped_column(String(MAX_ID_LENGTH), index=True)
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[str] = mapped_column(String(300), index=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class CaseEventRow(Base):

@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from matching import Ranker
+from matching.context import as_time, check_as_of
 from matching.errors import InvalidInput, Issue
 from matching.problems import MAX_K
 from training.batch.engines import check_scheduler, run_dask, run_local
@@ -53,6 +54,7 @@ class BatchOptions:
     overwrite: bool = False
     n_workers: int | None = None  # None: the local engine uses every core, a local Dask cluster 2 workers
     model_digest: str = ""
+    as_of: str | None = None  # only outcomes recorded before it count (track record, history, load)
 
     @property
     def local_workers(self) -> int:
@@ -74,6 +76,11 @@ class BatchOptions:
             issues.append(Issue(column="engine", expected=f"one of {', '.join(ENGINES)}", found=repr(self.engine)))
         if self.scheduler is not None and self.engine != "dask":
             issues.append(Issue(column="scheduler", expected="only with --engine dask", found=repr(self.scheduler)))
+        if self.as_of is not None:
+            try:
+                as_time(self.as_of, "as-of")
+            except InvalidInput as error:
+                issues.extend(error.issues)
         if Path(self.output).suffix != ".parquet":
             issues.append(Issue(column="out", expected="a path ending in .parquet", found=repr(str(self.output))))
         if issues:
@@ -127,9 +134,13 @@ def run_batch(source: ProblemSource, ranker: Ranker, options: BatchOptions, *,
     chunk_size = options.chunk_size if options.chunk_size is not None else auto_chunk_size(source.size_hint())
     options = replace(options, chunk_size=chunk_size)
     manifest = Manifest(input_digest=source.digest(), k=options.k, model_version=ranker.version,
-                        model_digest=options.model_digest, chunk_size=chunk_size, assign=options.assign)
+                        model_digest=options.model_digest, chunk_size=chunk_size, assign=options.assign,
+                        as_of=options.as_of)
     work, fresh = _work_folder(options, manifest)
-    matcher = fit_matcher(context, ranker)
+    as_of = as_time(options.as_of, "as-of") if options.as_of is not None else None
+    if as_of is not None:
+        check_as_of(context.outcomes, as_of)
+    matcher = fit_matcher(context, ranker, as_of=as_of)
     at = lap("load_and_fit", started)
     if fresh or not work.problems_path.is_file():
         tell("checking and staging problems")
@@ -163,7 +174,8 @@ def run_batch(source: ProblemSource, ranker: Ranker, options: BatchOptions, *,
                   workers=options.local_workers)
     at = lap("score", at)
     tell("assigning and writing the output" if options.assign else "writing the output")
-    summary = finish(work, len(sizes), context.institutions, capacity_left(context), assign=options.assign)
+    summary = finish(work, len(sizes), context.institutions, capacity_left(context, as_of=as_of),
+                     assign=options.assign)
     at = lap("assign_and_write", at)
     timings["total"] = round(at - started, 3)
     summary = {

@@ -15,7 +15,7 @@ import pyarrow as pa
 from matching import Matcher, Ranker
 from matching.context import fit_matcher as fit_service_matcher
 from matching.context import monthly_load
-from matching.tables import COLUMNS, Tables
+from matching.tables import Tables
 from training.batch.sources import Context
 
 __all__ = ["OUTPUT_COLUMNS", "OUTPUT_SCHEMA", "fit_matcher", "capacity_left", "score_chunk", "empty_output"]
@@ -33,21 +33,22 @@ OUTPUT_SCHEMA = pa.schema([
     ("escalate_reason", pa.string()),
 ])
 OUTPUT_COLUMNS: tuple[str, ...] = tuple(OUTPUT_SCHEMA.names)
-_NO_PROBLEMS = pd.DataFrame({column: pd.Series(dtype=object) for column in COLUMNS["problems"]})
 
 
-def fit_matcher(context: Context, ranker: Ranker, *, chunk_cells: int = 4_000_000) -> Matcher:
-    """The service's matcher (``matching.context.fit_matcher``: track record, every enterprise's district,
-    this month's load against capacity) over the context; ``chunk_cells`` bounds the engine's dense
+def fit_matcher(context: Context, ranker: Ranker, *, chunk_cells: int = 4_000_000, as_of: object = None) -> Matcher:
+    """The service's matcher (``matching.context.fit_matcher``: track record and history of cases, every
+    enterprise's district, this month's load against capacity; all as of ``as_of`` when given) over the
+    context; ``chunk_cells`` bounds the engine's dense
     (problems x institutions) work: 400 problems at a time at 10,000 institutions, measured fastest
     (1.09 / 0.95 / 0.95 / 1.39 ms per problem at 1, 4, 8 and 16 million cells with the trained model)."""
-    tables = Tables(context.enterprises, _NO_PROBLEMS, context.institutions, context.outcomes)
-    return fit_service_matcher(tables, ranker, chunk_cells=chunk_cells)
+    tables = Tables(context.enterprises, context.history_problems, context.institutions, context.outcomes)
+    return fit_service_matcher(tables, ranker, chunk_cells=chunk_cells, as_of=as_of)
 
 
-def capacity_left(context: Context) -> np.ndarray:
-    """Per institution (in table order): capacity minus the cases taken up this month, at least 0."""
-    load = monthly_load(context.outcomes) if len(context.outcomes) else pd.Series(dtype=float)
+def capacity_left(context: Context, *, as_of: object = None) -> np.ndarray:
+    """Per institution (in table order): capacity minus the cases taken up in the month (of ``as_of``), at
+    least 0."""
+    load = monthly_load(context.outcomes, as_of=as_of) if len(context.outcomes) else pd.Series(dtype=float)
     taken = context.institutions["institution_id"].astype(str).map(load).fillna(0.0).to_numpy(dtype=np.float64)
     return np.maximum(context.institutions["capacity"].to_numpy(dtype=np.float64) - taken, 0.0)
 

@@ -17,7 +17,7 @@ import multiprocessing
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,6 +46,9 @@ class Context:
     enterprises: pd.DataFrame
     institutions: pd.DataFrame
     outcomes: pd.DataFrame
+    # The problems the outcomes name (the history of cases needs their text, district and sector); the other
+    # problems stream through ``problem_chunks``.
+    history_problems: pd.DataFrame = field(default_factory=lambda: _empty("problems"))
 
 
 class ProblemSource(Protocol):
@@ -74,7 +77,10 @@ class TablesSource:
         self.name = name
 
     def context(self) -> Context:
-        return Context(self.tables.enterprises, self.tables.institutions, self.tables.outcomes)
+        tables = self.tables
+        named = tables.problems["problem_id"].astype(str).isin(set(tables.outcomes["problem_id"].astype(str)))
+        return Context(tables.enterprises, tables.institutions, tables.outcomes,
+                       tables.problems[named.to_numpy()].reset_index(drop=True))
 
     def digest(self) -> str:
         return tables_digest(self.tables.frames())
@@ -136,7 +142,20 @@ class FolderSource:
             issues.extend(error.issues)
         if issues:
             raise InvalidInput(issues)
-        return Context(tables.enterprises, tables.institutions, tables.outcomes)
+        return Context(tables.enterprises, tables.institutions, tables.outcomes, self._named(tables.outcomes))
+
+    def _named(self, outcomes: pd.DataFrame) -> pd.DataFrame:
+        """The problems the outcomes name, read chunk by chunk (their rows are checked when staged)."""
+        wanted = set(outcomes["problem_id"].astype(str))
+        if not wanted:
+            return _empty("problems")
+        parts = [chunk[chunk["problem_id"].astype(str).str.strip().isin(wanted)]
+                 for chunk in self.problem_chunks(50_000)]
+        found = pd.concat(parts, ignore_index=True) if parts else _empty("problems")
+        found = found.assign(problem_id=found["problem_id"].astype(str).str.strip(),
+                             enterprise_id=found["enterprise_id"].astype(str).str.strip(),
+                             amount=pd.to_numeric(found["amount"], errors="coerce"))
+        return found.drop_duplicates("problem_id").reset_index(drop=True)
 
     def digest(self) -> str:
         """blake2b over the bytes of every input file, in a fixed order."""

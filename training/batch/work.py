@@ -41,6 +41,7 @@ class Manifest:
     model_digest: str
     chunk_size: int
     assign: bool
+    as_of: str | None = None
     format: int = FORMAT_VERSION
 
     def to_json(self) -> str:

@@ -10,9 +10,10 @@ outcome whose status says an institution took it up (accepted, solved or failed)
 - ``popular_in_region_last_year``: the same over the last 365 days before the split only (institutions come
   and go: a stronger simple baseline where the market shifts);
 - ``text_only``: ``matching.TextOnlyRanker`` through the Matcher (its retrieval, eligibility and features);
-- ``trained``: trees on the engine's features plus history features (``training.realdata.learn``);
-- ``trained_engine_features``: the same trees on the engine's ``FEATURE_NAMES`` only, to show what the
-  engine's own features achieve;
+- ``trained``: what ``serve`` would have answered on the split date: the ranker that ``smematch train`` fits
+  (``training.api.fit_ranker``) on the outcomes recorded before the split, loaded into a Matcher whose track
+  record and history are the outcomes recorded before the split (``matching.context.fit_matcher(as_of=split)``),
+  each case ranked by ``Matcher.recommend_frame`` with ``k = MAX_RANK`` (an escalated case ranks nothing);
 
 and, with ``exclude_top``, the same without the largest institutions (by training cases): their cases are left
 out and they are removed from every ranking. Nothing after the split reaches a feature: the track record uses
@@ -23,37 +24,40 @@ date its profiles were built up to.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from matching import FEATURE_NAMES
+from matching import LearnedRanker
+from matching.context import fit_matcher
 from matching.eligibility import RULES, check_rules
 from matching.errors import InvalidInput, Issue
+from matching.history import as_seconds
 from matching.tables import Tables, read_tables
-from training.realdata.learn import fit_served_ranker
+from training.api import fit_ranker
+from training.config import TrainingConfig, load_config
 from training.realdata.output import read_manifest
-from training.realdata.study import broken_rules, build_study, ranked_lists
+from training.realdata.study import broken_rules, build_study
 
-__all__ = ["METHODS", "ENGINE_ONLY", "RECENT_POPULAR", "ORDER", "MAX_RANK", "MethodScore", "EvaluationReport",
+__all__ = ["METHODS", "RECENT_POPULAR", "ORDER", "MAX_RANK", "MethodScore", "EvaluationReport",
            "evaluate_folder", "evaluate_tables"]
 
 METHODS: tuple[str, ...] = ("random", "popular_in_region", "text_only", "trained")
 RECENT_POPULAR = "popular_in_region_last_year"
-ENGINE_ONLY = "trained_engine_features"
-ORDER = ("random", "popular_in_region", RECENT_POPULAR, "text_only", "trained", ENGINE_ONLY)
-MAX_RANK = 50
+ORDER = ("random", "popular_in_region", RECENT_POPULAR, "text_only", "trained")
+# Places ranked per case, by every method: what a caseworker reads, and what ``recommend -k 10`` answers.
+MAX_RANK = 10
 # Real records show an institution's regions (sectors, ranges) only as those it served before the profile date,
 # and lenders reach new states later (14% of the SBA cases of 2005-2006 went to a lender outside the states it
 # served before October 2004), while a Kiva partner never leaves its country. So by default ("auto") a rule
 # is scored (its fit feature, the history features) but not enforced when the served cases between the profile
 # date and the split break it in at least 1% of cases (``training.realdata.study.broken_rules``).
 AUTO = "auto"
-NEGATIVES = 24
-CHUNK = 2000
+MIN_EVALUATION_FRACTION = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +96,13 @@ class EvaluationReport:
     without_top: dict[str, MethodScore] | None = None
     diagnostics: dict[str, float] = field(default_factory=dict)
     dataset: str | None = None
-    empty_features: tuple[str, ...] = ()  # features with no value at all on this data (left out of the models)
     # Per evaluated case and method, the place of the served institution (0: not in the first MAX_RANK), for
     # paired comparisons; not part of the JSON.
     ranks: dict[str, np.ndarray] = field(default_factory=dict)
+    # What ``trained`` ranked for each evaluated case (problem id -> institution ids, best first) and the ranker.
+    rankings: dict[str, list[str]] = field(default_factory=dict)
+    ranker: LearnedRanker | None = None
+    escalated: int = 0  # evaluated cases ``trained`` escalated instead of ranking
     ranks_without: dict[str, np.ndarray] | None = None
     soft_rules: tuple[str, ...] = ()
     broken_rules: dict[str, tuple[int, int]] = field(default_factory=dict)  # rule -> (broken, cases)
@@ -128,8 +135,6 @@ class EvaluationReport:
                             for rule, (b, n) in self.broken_rules.items())
             parts += ["", f"Eligibility rules scored but not enforced: {', '.join(self.soft_rules)}"
                           + (f" ({why})" if why else "")]
-        if self.empty_features:
-            parts += ["", f"Features without any value on this data: {', '.join(self.empty_features)}"]
         return "\n".join(parts)
 
 
@@ -156,7 +161,8 @@ def _as_time(value: str | pd.Timestamp) -> pd.Timestamp:
 
 
 def evaluate_folder(folder: str | Path, split_date: str, *, exclude_top: int = 0, seed: int = 0,
-                    soft_rules: tuple[str, ...] | str = AUTO) -> EvaluationReport:
+                    soft_rules: tuple[str, ...] | str = AUTO, config: TrainingConfig | None = None,
+                    progress: Callable[[str], None] | None = None) -> EvaluationReport:
     """Read and validate the folder's tables, check the import's profile cut-off, and evaluate."""
     split = _as_time(split_date)
     manifest = read_manifest(folder) or {}
@@ -167,60 +173,74 @@ def evaluate_folder(folder: str | Path, split_date: str, *, exclude_top: int = 0
                                           f"from records before {until} (re-run import-real --profile-until)"))
     tables = read_tables(folder)
     return evaluate_tables(tables, split, exclude_top=exclude_top, seed=seed, dataset=manifest.get("dataset"),
-                           soft_rules=soft_rules, profile_until=until)
+                           soft_rules=soft_rules, profile_until=until, config=config, progress=progress)
 
 
 def evaluate_tables(tables: Tables, split_date: str | pd.Timestamp, *, exclude_top: int = 0, seed: int = 0,
                     dataset: str | None = None, soft_rules: tuple[str, ...] | str = AUTO,
-                    profile_until: str | None = None) -> EvaluationReport:
+                    profile_until: str | None = None, config: TrainingConfig | None = None,
+                    progress: Callable[[str], None] | None = None) -> EvaluationReport:
     """Evaluate every method on the cases stated from ``split_date`` on (see the module docstring)."""
     split = _as_time(split_date)
+    if exclude_top < 0:
+        raise InvalidInput(Issue(column="exclude-top-lenders", expected="a number >= 0", found=str(exclude_top)))
     if isinstance(soft_rules, str) and soft_rules.strip() != AUTO:  # "region,sector" as typed on the CLI
         soft_rules = tuple(r.strip() for r in soft_rules.split(",") if r.strip())
     broken: dict[str, tuple[int, int]] = {}
     if isinstance(soft_rules, str):
         broken = broken_rules(tables, split, since=pd.Timestamp(profile_until) if profile_until else None)
         soft_rules = tuple(broken)
-    # One OpenMP thread for the trees: on a small shared machine, more threads than free cores slow the
-    # gradient boosting down by an order of magnitude (measured: 5 s single-threaded, 180 s oversubscribed).
-    with threadpool_limits(limits=1, user_api="openmp"):
-        return _evaluate(tables, split, exclude_top=exclude_top, seed=seed, dataset=dataset,
-                         soft_rules=tuple(soft_rules), broken=broken)
-
-
-def _evaluate(tables: Tables, split: pd.Timestamp, *, exclude_top: int, seed: int, dataset: str | None,
-              soft_rules: tuple[str, ...], broken: dict[str, tuple[int, int]]) -> EvaluationReport:
-    if exclude_top < 0:
-        raise InvalidInput(Issue(column="exclude-top-lenders", expected="a number >= 0", found=str(exclude_top)))
     try:
         check_rules(soft_rules)
     except ValueError as error:
         raise InvalidInput(Issue(column="soft-rules", expected=f"some of {', '.join(RULES)}",
                                  found=", ".join(soft_rules))) from error
+    # One OpenMP thread for the trees: on a small shared machine, more threads than free cores slow the
+    # gradient boosting down by an order of magnitude.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return _evaluate(tables, split, exclude_top=exclude_top, seed=seed, dataset=dataset,
+                         soft_rules=tuple(soft_rules), broken=broken, config=config, say=progress or (lambda _: None))
+
+
+def evaluation_config(config: TrainingConfig | None) -> TrainingConfig:
+    """The training config (default: the packaged one) with the least internal hold-out: the split date holds
+    out what is evaluated, so the ranker fits on the outcomes up to it, as a model retrained that day would."""
+    config = config or load_config()
+    return replace(config, split=replace(config.split, evaluation_fraction=MIN_EVALUATION_FRACTION))
+
+
+def before(tables: Tables, split: pd.Timestamp) -> Tables:
+    """What was known on the split date: outcomes recorded before it, problems stated before it."""
+    outcomes = tables.outcomes[as_seconds(tables.outcomes["recorded_at"]) < as_seconds([split])[0]]
+    problems = tables.problems[pd.to_datetime(tables.problems["stated_at"]) < split]
+    return Tables(tables.enterprises, problems.reset_index(drop=True), tables.institutions,
+                  outcomes.reset_index(drop=True))
+
+
+def _evaluate(tables: Tables, split: pd.Timestamp, *, exclude_top: int, seed: int, dataset: str | None,
+              soft_rules: tuple[str, ...], broken: dict[str, tuple[int, int]], config: TrainingConfig | None,
+              say: Callable[[str], None]) -> EvaluationReport:
+    say("splitting the cases")
     study = build_study(tables, split, soft_rules=soft_rules)
     excluded = study.popularity.top(exclude_top) if exclude_top else ()
     length = MAX_RANK + len(excluded)
+    say("ranking with the baselines")
     rankings = {"random": study.random_lists(length, seed=seed), "popular_in_region": study.popular_lists(length),
                 RECENT_POPULAR: study.popular_lists(length, recent_days=365),
                 "text_only": study.text_only_lists(length)}
-    pairs, features = study.training_data(negatives=NEGATIVES, seed=seed)
-    labels = pairs["label"].to_numpy()
-    empty = tuple(c for c in features.columns if features[c].isna().all())  # e.g. no revenue in the data
-    full = [c for c in features.columns if c not in empty]
-    engine = [c for c in FEATURE_NAMES if c not in empty]
-    models = {"trained": (fit_served_ranker(features[full], labels, seed=seed), full),
-              ENGINE_ONLY: (fit_served_ranker(features[engine], labels, seed=seed), engine)}
-    reach: list[bool] = []
-    learned: dict[str, list[np.ndarray]] = {name: [] for name in models}
-    for start in range(0, len(study.test), CHUNK):
-        rows = study.test[start:start + CHUNK]
-        p, i, frame = study.evaluation_features(rows)
-        for name, (model, columns) in models.items():
-            scores = model.predict_proba(frame[columns])[:, 1]
-            learned[name].extend(ranked_lists(study.catalogue.ids, p, i, scores, rows, length))
-        found = pd.DataFrame({"p": p, "id": study.catalogue.ids[i]}).groupby("p")["id"].agg(frozenset)
-        reach.extend(bool(found.get(r, frozenset()) & study.truth_by_row[r]) for r in rows)
-    rankings.update(learned)
+    say("training the ranker on the outcomes recorded before the split")
+    fit = fit_ranker(before(tables, split), config=evaluation_config(config), soft_rules=soft_rules,
+                     version=f"evaluate-{dataset or 'data'}-{split.date().isoformat()}")
+    say("ranking every evaluated case as the service would on the split date")
+    matcher = fit_matcher(tables, fit.ranker, as_of=split)
+    cases = study.problems.iloc[study.test].reset_index(drop=True)
+    frame = matcher.recommend_frame(cases, k=length)
+    shown = frame[frame["rank"] > 0]
+    by_problem = shown.groupby("problem_id", sort=False)["institution_id"].agg(list)
+    ids = cases["problem_id"].astype(str).tolist()
+    trained = [np.asarray(by_problem.get(problem, []), dtype=object) for problem in ids]
+    rankings["trained"] = trained
+    escalated = int(frame.loc[frame["rank"] == 0, "problem_id"].nunique())
 
     truth = study.truth
     ranks = {name: _ranks(rankings[name], truth, ()) for name in ORDER}
@@ -232,22 +252,23 @@ def _evaluate(tables: Tables, split: pd.Timestamp, *, exclude_top: int, seed: in
         ranks_without = {name: _ranks([r for r, k in zip(rankings[name], keep, strict=True) if k], kept_truth,
                                       excluded) for name in ORDER}
         without = {name: MethodScore.from_ranks(found) for name, found in ranks_without.items()}
-    diagnostics = {**study.diagnostics(), "served_in_trained_candidates": float(np.mean(reach))}
+    diagnostics = {**study.diagnostics(), "trained_escalated": escalated / max(len(ids), 1)}
     names = study.catalogue.names[[study.catalogue.position[e] for e in excluded]] if excluded else ()
     return EvaluationReport(split_date=split.date().isoformat(), train_cases=len(study.train),
                             test_cases=len(study.test), institutions=len(study.catalogue), methods=methods,
                             excluded=tuple(excluded), excluded_names=tuple(map(str, names)), without_top=without,
-                            diagnostics=diagnostics, dataset=dataset, empty_features=empty, ranks=ranks,
-                            ranks_without=ranks_without, soft_rules=soft_rules, broken_rules=broken)
+                            diagnostics=diagnostics, dataset=dataset, ranks=ranks, ranks_without=ranks_without,
+                            soft_rules=soft_rules, broken_rules=broken,
+                            rankings={p: list(map(str, r[:MAX_RANK])) for p, r in zip(ids, trained, strict=True)},
+                            ranker=fit.ranker, escalated=escalated)
 
 
 def _ranks(lists: list[np.ndarray], truth: list[frozenset], excluded: tuple[str, ...]) -> np.ndarray:
     ranks = np.zeros(len(lists), dtype=np.int64)
     for n, (ranking, served) in enumerate(zip(lists, truth, strict=True)):
+        ranking = np.asarray(ranking, dtype=object)
         if excluded:
             ranking = ranking[~np.isin(ranking, excluded)]
         hits = np.flatnonzero(np.isin(ranking[:MAX_RANK], list(served)))
         ranks[n] = hits[0] + 1 if hits.size else 0
     return ranks
-
-

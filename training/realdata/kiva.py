@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from training.realdata.output import ImportSummary, Skipped, finish_import
+from training.realdata.output import ImportSummary, Skipped, finish_import, staged_outcomes
 from training.realdata.profiles import amount_phrase, counted, years_phrase
 from training.realdata.sources import money, read_source, resolve_file
 
@@ -123,6 +123,8 @@ def kiva_frames(raw: pd.DataFrame, partners: pd.DataFrame | None, *, profile_unt
     })
     outcomes["recorded_at"] = outcomes["recorded_at"].where(outcomes["recorded_at"] >= served["posted"],
                                                             served["posted"])
+    # The field partner took the case up when it posted the loan; funding (or expiry) ended it.
+    outcomes = staged_outcomes(outcomes, served["posted"])
     return {"enterprises": enterprises, "problems": problems, "institutions": institutions, "outcomes": outcomes}
 
 

@@ -17,9 +17,20 @@ import pandas as pd
 
 from matching.tables import Tables, validate_tables, write_tables
 
-__all__ = ["ImportSummary", "MANIFEST_NAME", "finish_import", "read_manifest", "Skipped"]
+__all__ = ["ImportSummary", "MANIFEST_NAME", "finish_import", "read_manifest", "Skipped", "staged_outcomes"]
 
 MANIFEST_NAME = "realdata.json"
+
+
+def staged_outcomes(ended: pd.DataFrame, taken_up_at: pd.Series) -> pd.DataFrame:
+    """The outcomes as the stages a caseworker would record: ``accepted`` at ``taken_up_at`` (outcome id
+    ``<id>-A``), then each row of ``ended`` as it is, unless it is itself only ``accepted``. So what an
+    institution took up is known from the day it took it up, and how it ended only from the day that was known
+    (the as-of rule of ``matching.history``)."""
+    accepted = ended.assign(outcome_id=ended["outcome_id"].astype(str) + "-A", status="accepted",
+                            recorded_at=taken_up_at.to_numpy())
+    final = ended[ended["status"] != "accepted"]
+    return pd.concat([accepted, final], ignore_index=True)
 
 
 class Skipped:

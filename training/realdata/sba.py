@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from training.realdata.naics import NaicsTable, read_naics, sector_of, state_name
-from training.realdata.output import ImportSummary, Skipped, finish_import
+from training.realdata.output import ImportSummary, Skipped, finish_import, staged_outcomes
 from training.realdata.profiles import amount_phrase, counted, years_phrase
 from training.realdata.sources import money, read_source, resolve_file
 
@@ -184,7 +184,9 @@ def _lenders(frame: pd.DataFrame, naics: NaicsTable, profile_until: pd.Timestamp
 
 
 def _outcomes(frame: pd.DataFrame, lender_ids: pd.Series) -> pd.DataFrame:
-    """One outcome per served loan; ``recorded_at`` is when its status became known (never before approval)."""
+    """Per served loan, the stages as outcomes: ``accepted`` when approved (the lender took the case up), then
+    how it ended (paid in full: ``solved``; charged off: ``failed``) when that became known, at maturity or
+    charge-off (never before approval). A loan with no recorded end stays ``accepted``."""
     status = frame["MIS_Status"].str.strip().map(STATUS).fillna("accepted")
     months = _whole(frame["Term"]).fillna(0).clip(lower=0).astype("int64")
     matured = (frame["approved"] + pd.to_timedelta(months * 30.436875, unit="D")).astype("datetime64[ns]")
@@ -192,7 +194,7 @@ def _outcomes(frame: pd.DataFrame, lender_ids: pd.Series) -> pd.DataFrame:
     recorded = frame["approved"].where(status == "accepted", matured.where(status == "solved", charged_off))
     recorded = recorded.dt.normalize()
     recorded = recorded.where(recorded >= frame["approved"], frame["approved"])
-    return pd.DataFrame({
+    ended = pd.DataFrame({
         "outcome_id": "O" + frame["loan"],
         "problem_id": "P" + frame["loan"],
         "institution_id": lender_ids.astype(str),
@@ -201,6 +203,7 @@ def _outcomes(frame: pd.DataFrame, lender_ids: pd.Series) -> pd.DataFrame:
         "recorded_at": recorded,
         "recorded_by": "SBA 7(a) FOIA records",
     })
+    return staged_outcomes(ended, frame["approved"].dt.normalize())
 
 
 def import_sba(path: str | Path, out: str | Path, *, naics_path: str | Path | None = None,

@@ -7,9 +7,10 @@ prepares every case's problem. Output: a ``Study`` that gives
 
 - the simple rankings of the evaluation cases: random among eligible institutions, most popular in the
   region (training cases), and ``TextOnlyRanker`` through the Matcher's own retrieval and features;
-- the learned ranker's inputs: candidate pairs and their features (``training.realdata.learn``) for training
-  cases (as of each case's time) and for evaluation cases (as of the split);
 - diagnostics: how often the served institution is known, eligible and among the Matcher's candidates.
+
+The trained ranker is not built here: ``training.realdata.evaluate`` trains it with ``training.api.fit_ranker``
+(what ``smematch train`` runs) and ranks through ``Matcher.recommend`` (what ``serve`` runs).
 """
 
 from __future__ import annotations
@@ -21,19 +22,46 @@ import pandas as pd
 
 from matching import Matcher, TextOnlyRanker
 from matching.catalogue import Catalogue
+from matching.context import fit_matcher
 from matching.eligibility import combine, eligibility_masks
 from matching.errors import InvalidInput, Issue
 from matching.problems import PreparedProblems
 from matching.retrieval import top_k
 from matching.tables import Tables
 from training.dataset import problem_frame
-from training.realdata.learn import Featuriser, Popularity, candidate_pairs, training_pairs
 
-__all__ = ["Study", "build_study", "broken_rules", "BREAK_THRESHOLD", "ranked_lists", "TAKEN_UP", "N_TEXT", "N_POPULAR"]
+__all__ = ["Study", "Popularity", "build_study", "broken_rules", "BREAK_THRESHOLD", "ranked_lists", "TAKEN_UP",
+           "N_TEXT"]
 
 TAKEN_UP = ("accepted", "solved", "failed")
 BREAK_THRESHOLD = 0.01
-N_TEXT, N_POPULAR = 50, 30
+N_TEXT = 50
+
+
+class Popularity:
+    """Institutions by number of training cases served in a region, ties and the rest by overall count."""
+
+    def __init__(self, cases: pd.DataFrame) -> None:
+        overall = cases.groupby("institution_id").size()
+        self.overall = overall.sort_index().sort_values(ascending=False, kind="stable")
+        by_region = cases.groupby(["region", "institution_id"]).size().rename("n").reset_index()
+        by_region["total"] = by_region["institution_id"].map(overall)
+        by_region = by_region.sort_values(["region", "n", "total", "institution_id"],
+                                          ascending=[True, False, False, True])
+        self.by_region = {region: group["institution_id"].to_numpy() for region, group in
+                          by_region.groupby("region", sort=False)}
+
+    def in_region(self, region: str, length: int) -> np.ndarray:
+        """The region's institutions by cases, then the most served overall, ``length`` in all."""
+        local = self.by_region.get(region, np.array([], dtype=object))[:length]
+        if len(local) >= length:
+            return local
+        rest = self.overall.index.to_numpy()
+        rest = rest[~np.isin(rest, local)][: length - len(local)]
+        return np.concatenate([local, rest])
+
+    def top(self, n: int) -> tuple[str, ...]:
+        return tuple(self.overall.index[:n])
 
 
 @dataclass(slots=True)
@@ -48,7 +76,6 @@ class Study:
     truth_by_row: pd.Series  # problem row -> frozenset of institution ids that served it
     train_cases: pd.DataFrame  # institution_id, region, sector, amount, time, text of training cases
     popularity: Popularity
-    featuriser: Featuriser
 
     @property
     def catalogue(self) -> Catalogue:
@@ -94,24 +121,6 @@ class Study:
             out.extend(ranked_lists(self.catalogue.ids, found.problem_rows, found.institution_rows, scores, rows,
                                     length))
         return out
-
-    # -- the learned ranker's inputs -------------------------------------------------------------------------
-    def candidates(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return candidate_pairs(self.matcher, self.prepared, self.regions, rows, self.popularity, n_text=N_TEXT,
-                               n_popular=N_POPULAR)
-
-    def training_data(self, *, negatives: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Served training pairs and sampled non-serving candidates (``label``), and their features."""
-        pairs = training_pairs(self.candidates(self.train), self.served[self.served["problem_row"].isin(self.train)],
-                               negatives=negatives, seed=seed)
-        features = self.featuriser.frame(self.prepared, self.problems, pairs["problem_row"].to_numpy(),
-                                         pairs["institution_row"].to_numpy())
-        return pairs, features
-
-    def evaluation_features(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-        """Candidate pairs (problem rows, institution rows) of evaluation ``rows`` and their features."""
-        p, i = self.candidates(rows)
-        return p, i, self.featuriser.frame(self.prepared, self.problems, p, i)
 
     # -- diagnostics -------------------------------------------------------------------------------------------
     def diagnostics(self) -> dict[str, float]:
@@ -174,9 +183,7 @@ def build_study(tables: Tables, split: pd.Timestamp, *, soft_rules: tuple[str, .
         raise InvalidInput(Issue(column="split-date", file="problems",
                                  expected="served cases both before and after the split date",
                                  found=f"{len(train)} before and {len(test)} from {split.date().isoformat()} on"))
-    known = outcomes[pd.to_datetime(outcomes["recorded_at"]) < split]
-    matcher = Matcher(soft_rules=soft_rules).fit(tables.institutions, outcomes=known,
-                            regions=tables.enterprises["region"].astype(str).unique())
+    matcher = fit_matcher(tables, as_of=split, soft_rules=soft_rules)
     prepared = matcher.prepare(problems)
     served = served.assign(problem_row=served["problem_id"].map(
         pd.Series(np.arange(len(problems)), index=problems["problem_id"]))).dropna(subset=["problem_row"])
@@ -189,7 +196,6 @@ def build_study(tables: Tables, split: pd.Timestamp, *, soft_rules: tuple[str, .
         split=split, matcher=matcher, prepared=prepared, problems=problems, served=served, train=train, test=test,
         truth_by_row=served.groupby("problem_row")["institution_id"].agg(frozenset), train_cases=train_cases,
         popularity=Popularity(train_cases),
-        featuriser=Featuriser.fit(matcher, known, train_cases, problems["text"].tolist()),
     )
 
 

@@ -13,6 +13,7 @@ _MEANING = {
     403: "the API key's role is not enough for this route",
     404: "no record with this id",
     409: "conflicts with what is stored (or, for a model, with this code)",
+    412: "If-Match does not match the stored record's ETag: read it again",
     413: "the request body is larger than the configured limit",
     422: "the request is not valid: every bad field is named",
     503: "not ready: no model loaded, or the database is unreachable",

@@ -1,10 +1,11 @@
-"""API keys over HTTP, for admins: create (the secret is in the response, once), list, revoke."""
+"""API keys over HTTP, for admins: create (the secret is in the response, once, never cached), list, revoke
+(never the last active admin key: 409)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api import keys
@@ -18,8 +19,9 @@ router = APIRouter(prefix="/v1/admin/keys", tags=["admin"], route_class=QueryChe
 
 
 @router.post("", response_model=KeyCreatedOut, status_code=201, responses=responses(401, 403, 413, 422, 503))
-async def create_key(body: KeyIn, ctx: Ctx, _: Admin) -> dict[str, Any]:
-    secret, record = await run_in_threadpool(keys.create_key, ctx.engine, body.role.value, body.name)
+async def create_key(body: KeyIn, ctx: Ctx, caller: Admin, response: Response) -> dict[str, Any]:
+    secret, record = await run_in_threadpool(keys.create_key, ctx.engine, body.role.value, body.name, actor=caller)
+    response.headers["Cache-Control"] = "no-store"
     return {**record, "key": secret}
 
 
@@ -28,10 +30,14 @@ async def list_keys(ctx: Ctx, _: Admin) -> list[dict[str, Any]]:
     return await run_in_threadpool(keys.list_keys, ctx.engine)
 
 
-@router.delete("/{key_id}", response_model=KeyOut, responses=responses(401, 403, 404, 422, 503))
-async def revoke_key(key_id: IdPath, ctx: Ctx, _: Admin) -> dict[str, Any]:
-    """Revoke a key: refused by this process at once, by other workers within seconds."""
-    record = await run_in_threadpool(keys.revoke_key, ctx.engine, key_id)
+@router.delete("/{key_id}", response_model=KeyOut, responses=responses(401, 403, 404, 409, 422, 503))
+async def revoke_key(key_id: IdPath, ctx: Ctx, caller: Admin) -> dict[str, Any]:
+    """Revoke a key: refused by this process at once, by other workers within seconds. The last active admin
+    key is kept (409)."""
+    try:
+        record = await run_in_threadpool(keys.revoke_key, ctx.engine, key_id, actor=caller)
+    except keys.LastAdminKey as error:
+        raise ApiError.field(409, "key_id", str(error), "the last active admin key cannot be revoked") from None
     if record is None:
         raise ApiError(404, f"no API key {key_id!r}")
     ctx.keys.forget()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,7 +11,7 @@ from service.api import records
 from service.api.deps import Analyst, Ctx, QueryCheckedRoute
 from service.api.routes import responses
 from service.api.routes.outcomes import OptionalId
-from service.api.schemas import Status
+from service.api.schemas import Moment, Status
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"], route_class=QueryCheckedRoute)
 
@@ -24,8 +23,8 @@ router = APIRouter(prefix="/v1/exports", tags=["exports"], route_class=QueryChec
 async def export_outcomes(
     ctx: Ctx, _: Analyst,
     institution_id: OptionalId = None, enterprise_id: OptionalId = None, status: Status | None = None,
-    recorded_after: Annotated[datetime | None, Query(description="inclusive")] = None,
-    recorded_before: Annotated[datetime | None, Query(description="exclusive")] = None,
+    recorded_after: Annotated[Moment | None, Query(description="inclusive")] = None,
+    recorded_before: Annotated[Moment | None, Query(description="exclusive")] = None,
 ) -> StreamingResponse:
     """Every outcome matching the filters, by outcome id, streamed (bounded memory)."""
     query = records.outcome_query(

@@ -33,14 +33,18 @@ def _database_reachable(ctx: Ctx) -> str:
 
 @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut, "description": "not ready"}})
 async def readyz(ctx: Ctx) -> JSONResponse:
-    """Ready when a model is loaded and the database answers."""
+    """Ready when a model is loaded and the database answers; ``degraded`` (still 200) when the model served is a
+    fallback because the bundle meant to be served was refused, with the reason."""
+    served = ctx.state.current if ctx.state.ready else None
     checks = {
-        "model": f"ok ({ctx.state.current.version})" if ctx.state.ready else "not loaded",
+        "model": "not loaded" if served is None else f"ok ({served.version})",
         "database": await run_in_threadpool(_database_reachable, ctx),
     }
     ready = all(value.startswith("ok") for value in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                        status_code=200 if ready else 503)
+    status = "not ready" if not ready else "degraded" if served and served.degraded else "ready"
+    if status == "degraded" and served is not None:
+        checks["model"] = f"degraded ({served.version}): {served.degraded}"
+    return JSONResponse({"status": status, "checks": checks}, status_code=200 if ready else 503)
 
 
 @router.get("/metrics", response_class=Response,

@@ -19,14 +19,19 @@ from service.api.deps import Admin, Analyst, Ctx, QueryCheckedRoute
 from service.api.errors import ApiError
 from service.api.routes import responses
 from service.api.schemas import ModelOut, ReloadIn, ReloadOut
+from service.store.audit import record_event
 
 router = APIRouter(prefix="/v1", tags=["model"], route_class=QueryCheckedRoute)
 
 
 def _bundle_folder(models_dir: Path, path: str) -> Path:
     root = models_dir.resolve()
-    folder = (root / path).resolve()
-    if (folder != root and root not in folder.parents) or not folder.is_dir():
+    try:
+        folder = (root / path).resolve()
+        found = folder.is_dir()
+    except (OSError, ValueError):  # a name too long for the file system, and the like
+        raise ApiError.field(422, "path", "must be a folder name the file system can hold") from None
+    if (folder != root and root not in folder.parents) or not found:
         raise ApiError.field(404, "path", f"no model bundle folder {path!r} inside the models directory",
                              "no such model bundle")
     return folder
@@ -41,12 +46,13 @@ def _served(ctx: Ctx) -> Any:
 @router.get("/model", response_model=ModelOut, responses=responses(401, 403, 503))
 async def model_info(ctx: Ctx, _: Analyst) -> dict[str, Any]:
     """The model being served: version, metrics, when it was trained, the digest of its training data."""
-    return _served(ctx).describe()
+    return _served(ctx).describe(ctx.settings.models_dir)
 
 
 @router.post("/admin/model/reload", response_model=ReloadOut, responses=responses(401, 403, 404, 409, 413, 422, 503))
-async def reload_model(ctx: Ctx, _: Admin, body: Annotated[ReloadIn | None, Body()] = None) -> dict[str, Any]:
-    """Load, check and atomically swap in a model bundle; a bad one is refused and the old one keeps serving."""
+async def reload_model(ctx: Ctx, caller: Admin, body: Annotated[ReloadIn | None, Body()] = None) -> dict[str, Any]:
+    """Load, check and atomically swap in a model bundle; a bad one is refused and the old one keeps serving.
+    A swap is an audit event (the model served before and after)."""
     _served(ctx)
     folder = _bundle_folder(ctx.settings.models_dir, (body or ReloadIn()).path)
     try:
@@ -56,4 +62,7 @@ async def reload_model(ctx: Ctx, _: Admin, body: Annotated[ReloadIn | None, Body
         raise
     ctx.metrics.reloads.labels("swapped").inc()
     ctx.metrics.set_model(new.version, new.describe()["ranker"])
-    return {"previous_version": old.version, "model": new.describe()}
+    before, after = old.describe(ctx.settings.models_dir), new.describe(ctx.settings.models_dir)
+    await run_in_threadpool(record_event, ctx.engine, actor=(caller.key_id, caller.name), action="reload",
+                            entity="model", record_id=after["source"] or "baseline", before=before, after=after)
+    return {"previous_version": old.version, "model": after}

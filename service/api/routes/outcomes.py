@@ -20,7 +20,7 @@ from service.api.deps import Caseworker, Ctx, QueryCheckedRoute
 from service.api.errors import ApiError
 from service.api.routes import responses
 from service.api.routes.records import IdPath
-from service.api.schemas import Id, OutcomeIn, OutcomeOut, OutcomePage, Short, Status
+from service.api.schemas import Id, Moment, OutcomeIn, OutcomeOut, OutcomePage, Short, Status
 from service.store import get_outcome, record_outcome
 
 router = APIRouter(prefix="/v1", tags=["outcomes"], route_class=QueryCheckedRoute)
@@ -59,8 +59,8 @@ async def list_outcomes(
     problem_id: OptionalId = None, institution_id: OptionalId = None, enterprise_id: OptionalId = None,
     status: Status | None = None,
     recorded_by: Annotated[Short | None, Query()] = None,
-    recorded_after: Annotated[datetime | None, Query(description="inclusive")] = None,
-    recorded_before: Annotated[datetime | None, Query(description="exclusive")] = None,
+    recorded_after: Annotated[Moment | None, Query(description="inclusive")] = None,
+    recorded_before: Annotated[Moment | None, Query(description="exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:

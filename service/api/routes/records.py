@@ -1,23 +1,25 @@
 """Enterprises, problems and institutions: typo-tolerant search, read by id, and replace (or create) by id.
 
 ``GET /v1/<records>?q=`` ranks by name (problems: by text) with rapidfuzz; without ``q`` it lists by id.
+``PUT /v1/<records>/{id}`` (curators and admins) replaces the record (201 when the id was new) and is an
+audit event. ``GET`` by id sends the record's ``ETag``; a ``PUT`` with an ``If-Match`` that no longer matches
+is refused with 412, so no update is lost. An institution edit, or an enterprise in a district the matcher
+does not know yet, asks for a catalogue refit that runs in the background, coalesced with the edits around it
+(``service.api.refits``): a recommendation sees the change once that refit is done, within seconds.
 ``GET /v1/problems/{id}`` adds the case's ``status`` and ``history``; ``GET /v1/problems?status=`` lists
 the problems whose case has that status, paged with ``next_offset``.
-``PUT /v1/<records>/{id}`` replaces the record (201 when the id was new). An institution edit, or an
-enterprise in a district the matcher does not know yet, refits the matcher's catalogue before the
-response, so the caller's next recommendation sees the change.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api import cases, records
 from service.api.case_schemas import CaseStatus, ProblemCaseOut
-from service.api.deps import Caseworker, Ctx, QueryCheckedRoute
+from service.api.deps import Caseworker, Ctx, Curator, QueryCheckedRoute
 from service.api.errors import ApiError
 from service.api.language import Lang
 from service.api.routes import responses
@@ -44,6 +46,8 @@ IdPath = Annotated[Id, Path()]
 Q = Annotated[Name | None, Query(description="a name (typos and parts are fine)")]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=2000, pattern=r"^[\x20-\x7e]*$",
+                                       description="the ETag of the record as read; refused with 412 if stale")]
 
 
 async def _search(ctx: Ctx, table: str, q: str | None, limit: int, offset: int,
@@ -60,15 +64,22 @@ async def _search(ctx: Ctx, table: str, q: str | None, limit: int, offset: int,
     return [{**found[i], "score": scores[i]} for i in ids if i in found]
 
 
-async def _get(ctx: Ctx, table: str, record_id: str) -> dict[str, Any]:
+async def _get(ctx: Ctx, table: str, record_id: str, response: Response) -> dict[str, Any]:
     found = await run_in_threadpool(records.get_record, ctx.engine, table, record_id)
     if found is None:
         raise ApiError(404, f"no {table[:-1]} {record_id!r}")
+    response.headers["ETag"] = records.etag(found)
     return found
 
 
-def _status(response: Response, created: bool) -> None:
+def _stored(response: Response, stored: records.Stored) -> dict[str, Any]:
+    record, created, tag = stored
     response.status_code = 201 if created else 200
+    response.headers["ETag"] = tag
+    return record
+
+
+_PUT_RESPONSES = responses(401, 403, 412, 413, 422, 503)
 
 
 # ------------------------------------------------------------------------------------------- enterprises
@@ -86,21 +97,20 @@ async def search_enterprises(ctx: Ctx, _: Caseworker, q: Q = None, sector: Secto
 
 @router.get("/enterprises/{enterprise_id}", response_model=EnterpriseOut, responses=responses(401, 403, 404, 422),
             tags=["enterprises"])
-async def get_enterprise(enterprise_id: IdPath, ctx: Ctx, _: Caseworker) -> dict[str, Any]:
-    return await _get(ctx, "enterprises", enterprise_id)
+async def get_enterprise(enterprise_id: IdPath, ctx: Ctx, _: Caseworker, response: Response) -> dict[str, Any]:
+    return await _get(ctx, "enterprises", enterprise_id, response)
 
 
 @router.put("/enterprises/{enterprise_id}", response_model=EnterpriseOut, tags=["enterprises"],
-            responses={201: {"model": EnterpriseOut, "description": "created"},
-                       **responses(401, 403, 413, 422, 503)})
-async def put_enterprise(enterprise_id: IdPath, body: EnterpriseIn, ctx: Ctx, _: Caseworker,
-                         response: Response) -> dict[str, Any]:
-    stored, created = await run_in_threadpool(records.put_enterprise, ctx.engine, enterprise_id, body)
+            responses={201: {"model": EnterpriseOut, "description": "created"}, **_PUT_RESPONSES})
+async def put_enterprise(enterprise_id: IdPath, body: EnterpriseIn, ctx: Ctx, caller: Curator,
+                         response: Response, if_match: IfMatch = None) -> dict[str, Any]:
+    stored = await run_in_threadpool(records.put_enterprise, ctx.engine, enterprise_id, body, actor=caller,
+                                     if_match=if_match)
     ctx.names.invalidate("enterprises")
-    if ctx.state.ready and body.region not in ctx.state.current.matcher.regions:
-        await ctx.refresh_catalogue()
-    _status(response, created)
-    return stored
+    if ctx.state.ready and body.region not in ctx.state.current.region_set:
+        ctx.refits.request()
+    return _stored(response, stored)
 
 
 # ------------------------------------------------------------------------------------------- problems
@@ -128,20 +138,21 @@ async def search_problems(ctx: Ctx, _: Caseworker, q: Q = None,
 
 @router.get("/problems/{problem_id}", response_model=ProblemCaseOut, responses=responses(401, 403, 404, 422),
             tags=["problems"])
-async def get_problem(problem_id: IdPath, ctx: Ctx, _: Caseworker, language: Lang) -> dict[str, Any]:
+async def get_problem(problem_id: IdPath, ctx: Ctx, _: Caseworker, response: Response,
+                      language: Lang) -> dict[str, Any]:
     """The problem with its case: ``status`` and ``history`` (every transition: who, when, why)."""
-    found = await _get(ctx, "problems", problem_id)
+    found = await _get(ctx, "problems", problem_id, response)
     return await run_in_threadpool(cases.problem_case, found, ctx.engine, language)
 
 
 @router.put("/problems/{problem_id}", response_model=ProblemOut, tags=["problems"],
-            responses={201: {"model": ProblemOut, "description": "created"}, **responses(401, 403, 413, 422, 503)})
-async def put_problem(problem_id: IdPath, body: ProblemIn, ctx: Ctx, _: Caseworker,
-                      response: Response) -> dict[str, Any]:
-    stored, created = await run_in_threadpool(records.put_problem, ctx.engine, problem_id, body)
+            responses={201: {"model": ProblemOut, "description": "created"}, **_PUT_RESPONSES})
+async def put_problem(problem_id: IdPath, body: ProblemIn, ctx: Ctx, caller: Curator,
+                      response: Response, if_match: IfMatch = None) -> dict[str, Any]:
+    stored = await run_in_threadpool(records.put_problem, ctx.engine, problem_id, body, actor=caller,
+                                     if_match=if_match)
     ctx.names.invalidate("problems")
-    _status(response, created)
-    return stored
+    return _stored(response, stored)
 
 
 # ------------------------------------------------------------------------------------------- institutions
@@ -158,18 +169,18 @@ async def search_institutions(ctx: Ctx, _: Caseworker, q: Q = None, kind: Kind |
 
 @router.get("/institutions/{institution_id}", response_model=InstitutionOut,
             responses=responses(401, 403, 404, 422), tags=["institutions"])
-async def get_institution(institution_id: IdPath, ctx: Ctx, _: Caseworker) -> dict[str, Any]:
-    return await _get(ctx, "institutions", institution_id)
+async def get_institution(institution_id: IdPath, ctx: Ctx, _: Caseworker, response: Response) -> dict[str, Any]:
+    return await _get(ctx, "institutions", institution_id, response)
 
 
 @router.put("/institutions/{institution_id}", response_model=InstitutionOut, tags=["institutions"],
-            responses={201: {"model": InstitutionOut, "description": "created"},
-                       **responses(401, 403, 413, 422, 503)})
-async def put_institution(institution_id: IdPath, body: InstitutionIn, ctx: Ctx, _: Caseworker,
-                          response: Response) -> dict[str, Any]:
-    """Replace (or create) an institution; the matcher's catalogue is refitted before the response."""
-    stored, created = await run_in_threadpool(records.put_institution, ctx.engine, institution_id, body)
+            responses={201: {"model": InstitutionOut, "description": "created"}, **_PUT_RESPONSES})
+async def put_institution(institution_id: IdPath, body: InstitutionIn, ctx: Ctx, caller: Curator,
+                          response: Response, if_match: IfMatch = None) -> dict[str, Any]:
+    """Replace (or create) an institution; the matcher's catalogue is refitted in the background, once for a
+    burst of edits."""
+    stored = await run_in_threadpool(records.put_institution, ctx.engine, institution_id, body, actor=caller,
+                                     if_match=if_match)
     ctx.names.invalidate("institutions")
-    await ctx.refresh_catalogue()
-    _status(response, created)
-    return stored
+    ctx.refits.request()
+    return _stored(response, stored)

@@ -11,16 +11,21 @@ import { loadOverview } from "./overview.js";
 import { loadQueue, wireQueue } from "./queue.js";
 import { wireAdhoc } from "./recommend.js";
 
-// The ladder caseworker < analyst < admin; `provincial` stands outside it (only what names it).
-const ROLE_RANK = { caseworker: 1, analyst: 2, admin: 3 };
+// The role a section needs -> the roles that hold it, as ``ALLOWED`` in service/api/security.py.
+const ALLOWED = {
+  caseworker: ["caseworker", "analyst", "curator", "admin"],
+  analyst: ["analyst", "admin"],
+  curator: ["curator", "admin"],
+  admin: ["admin"],
+  provincial: ["provincial"],  // outside the others: only what names it
+};
 const byId = (id) => document.getElementById(id);
 let caller = null;
 
 /** Whether the caller may see what needs `needed`: one role or several separated by spaces. */
 function allowed(needed) {
   if (caller === null) return false;
-  return needed.split(" ").some((role) => role === caller.role
-    || (ROLE_RANK[caller.role] ?? 0) >= (ROLE_RANK[role] ?? 99));
+  return needed.split(" ").some((role) => (ALLOWED[role] ?? []).includes(caller.role));
 }
 
 function showKeyPanel(problemLabel) {
