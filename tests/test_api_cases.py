@@ -198,6 +198,10 @@ def test_a_record_fetched_can_be_put_back_and_a_different_id_is_named(api: Api) 
     assert answer.status_code == 422 and answer.json()["detail"][0]["field"] == "enterprise_id"
     institution = api.get("/v1/institutions/B01").json()
     assert api.put("/v1/institutions/B01", json=institution, role="curator").status_code == 200
+    escalate(api)
+    problem = api.get("/v1/problems/P000002").json()  # with its status and history, which a PUT leaves alone
+    assert api.put("/v1/problems/P000002", json={**problem, "status": "solved"}, role="curator").status_code == 200
+    assert api.get("/v1/problems/P000002").json()["status"] == "escalated"
 
 
 def test_the_engine_escalates_a_stored_problem_it_cannot_place_and_the_queue_gives_its_reason(api: Api) -> None:

@@ -172,7 +172,7 @@ def put_enterprise(engine: Engine, enterprise_id: str, body: EnterpriseIn, *, ac
 def put_problem(engine: Engine, problem_id: str, body: ProblemIn, *, actor: Caller,
                 if_match: str | None = None) -> Stored:
     _same_id("problem_id", problem_id, body.problem_id)
-    values = {**body.model_dump(), "problem_id": problem_id}
+    values = {**body.model_dump(exclude={"status", "history"}), "problem_id": problem_id}
     values["stated_at"] = datetime.combine(body.stated_at, time())
     return _upsert(engine, "problems", values, actor=actor, if_match=if_match,
                    check={"enterprise_id": "enterprises"})
