@@ -246,8 +246,8 @@ class ProblemIn(_In):
     # What GET adds, so that a problem fetched is PUT back as it is: read-only, ignored here (a case moves only
     # by its events: service.store.cases).
     status: Short | None = Field(default=None, description="read-only (the case's status): ignored")
-    history: list[dict[str, Any]] | None = Field(default=None, max_length=10_000,
-                                                 description="read-only (the case's events): ignored")
+    # Unbounded but by the body's size limit: a read-only field has no length of its own to enforce.
+    history: list[dict[str, Any]] | None = Field(default=None, description="read-only (the case's events): ignored")
     enterprise_id: Id
     text: ProblemText
     amount: Money | None = None
