@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install install-dev sample model lint clean
+.PHONY: run test browser install install-dev sample model lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,8 +34,18 @@ model: sample
 run: $(STAMP) sample model
 	$(BIN)/smematch serve --host 127.0.0.1 --port 8000
 
-# Sets everything up with the dev extra and runs the whole suite.
-test: $(DEV_STAMP)
+# The console's browser tests need Debian's Chromium and a CJK font (readable Chinese screenshots): installed
+# with apt-get when missing (as root, or through sudo), so that `make test` alone passes on a fresh machine.
+browser:
+	@if command -v apt-get >/dev/null 2>&1 && { [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wqy; }; then \
+	  echo "installing chromium and fonts-wqy-microhei for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  ($$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null) \
+	    || echo "chromium could not be installed: the browser tests will fail"; \
+	fi
+
+# Sets everything up with the dev extra (and the browser tests' Chromium) and runs the whole suite.
+test: $(DEV_STAMP) browser
 	$(BIN)/python -m pytest -q
 
 lint: $(DEV_STAMP)

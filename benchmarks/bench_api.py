@@ -152,7 +152,8 @@ def _prepare(folder: Path) -> tuple[dict[str, str], str, list[dict[str, Any]]]:
             body["amount"] = float(row.amount)
         bodies.append(body)
     env = {**os.environ, "SMEMATCH_DATABASE_URL": url, "SMEMATCH_MODELS_DIR": str(folder / "models"),
-           "SMEMATCH_LOG_LEVEL": "warning", "SMEMATCH_DOCS_ENABLED": "false"}
+           "SMEMATCH_SPOOL_DIR": str(folder / "spool"), "SMEMATCH_LOG_LEVEL": "warning",
+           "SMEMATCH_DOCS_ENABLED": "false"}
     return env, key, bodies
 
 

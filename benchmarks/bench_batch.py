@@ -2,10 +2,12 @@
 
 For each size it generates the data once with the simulator (kept in ``--data-root``), then runs in child
 processes, one at a time: ``smematch batch`` with each engine (end to end: reading, checking, scoring,
-assignment where asked, writing), and the yardstick: raw TF-IDF top-k retrieval alone (the engine's own text
+assignment where asked, writing; ``dask`` on a scheduler and two workers started as separate processes on
+loopback, ``dask scheduler`` and ``dask worker --nthreads 1``, as the README tells users, with
+``--scheduler``), and the yardstick: raw TF-IDF top-k retrieval alone (the engine's own text
 index, problems read from the same CSV in chunks, nothing else). Printed per run: wall time, problems per
-second, peak RSS of the child and all its descendants (the Dask workers included), and the ratio to the
-yardstick.
+second, peak RSS of the child and all its descendants (for Dask, the scheduler's and workers' processes
+added), and the ratio to the yardstick.
 
     .venv/bin/python benchmarks/bench_batch.py --sizes city
     .venv/bin/python benchmarks/bench_batch.py --sizes nation --nation-enterprises 1000000 --engines dask
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,9 +55,13 @@ class Measure:
     output: str
 
 
-def measured(command: list[str]) -> Measure:
-    """Run a command, sampling the memory and CPU time of its process tree every 0.2 s."""
+def measured(command: list[str], also: list[int] | None = None) -> Measure:
+    """Run a command, sampling the memory and CPU time of its process tree (and of the process trees ``also``,
+    e.g. a Dask cluster's) every 0.2 s. CPU of ``also`` counts from the start of the command."""
     started = time.perf_counter()
+    others = [psutil.Process(pid) for pid in also or []]
+    before = {member.pid: sum(member.cpu_times()[:2]) for other in others
+              for member in [other, *other.children(recursive=True)]}
     with tempfile.TemporaryFile() as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
         parent = psutil.Process(process.pid)
@@ -63,12 +70,13 @@ def measured(command: list[str]) -> Measure:
         while process.poll() is None:
             try:
                 tree = [parent, *parent.children(recursive=True)]
+                tree += [member for other in others for member in [other, *other.children(recursive=True)]]
                 rss = 0
                 for member in tree:
                     with contextlib.suppress(psutil.Error):
                         rss += member.memory_info().rss
                         times = member.cpu_times()
-                        cpu[member.pid] = times.user + times.system
+                        cpu[member.pid] = times.user + times.system - before.get(member.pid, 0.0)
                 peak = max(peak, rss)
             except psutil.Error:
                 pass
@@ -76,6 +84,41 @@ def measured(command: list[str]) -> Measure:
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
     return Measure(time.perf_counter() - started, peak, sum(cpu.values()), process.returncode, text)
+
+
+@contextlib.contextmanager
+def loopback_cluster(workers: int = 2) -> Iterator[tuple[str, list[int]]]:
+    """``dask scheduler`` and ``workers`` x ``dask worker --nthreads 1`` on 127.0.0.1, as separate processes;
+    yields (scheduler address, their pids)."""
+    dask = Path(sys.executable).parent / "dask"
+    with tempfile.TemporaryDirectory(prefix="bench-dask-") as scratch:
+        address_file = Path(scratch) / "scheduler.json"
+        # This checkout's code on the workers, as in the client.
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT,
+                 "env": {**os.environ, "PYTHONPATH": path}}
+        started = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                     "--scheduler-file", str(address_file)], **quiet)]
+        try:
+            while not address_file.exists():
+                if started[0].poll() is not None:
+                    raise SystemExit("dask scheduler exited")
+                time.sleep(0.1)
+            for number in range(workers):
+                started.append(subprocess.Popen(
+                    [str(dask), "worker", "--scheduler-file", str(address_file), "--host", "127.0.0.1",
+                     "--nthreads", "1", "--no-dashboard", "--local-directory", f"{scratch}/worker-{number}"], **quiet))
+            from distributed import Client
+
+            address = json.loads(address_file.read_text())["address"]
+            with Client(address, timeout=60) as client:
+                client.wait_for_workers(workers, timeout=120)
+            yield address, [process.pid for process in started]
+        finally:
+            for process in reversed(started):
+                process.terminate()
+            for process in started:
+                process.wait(timeout=30)
 
 
 def yardstick(folder: Path, k: int, limit: int | None) -> None:
@@ -122,12 +165,18 @@ def run(name: str, folder: Path, engines: list[str], assign: bool, k: int, limit
           f"({raw_rate:,.0f} problems/s; {raw['seconds_retrieval']:.1f} s retrieving), peak RSS "
           f"{yard.peak_rss / 2**30:.2f} GiB, CPU {yard.cpu_seconds:.1f} s "
           f"({raw_cpu_per_problem * 1e3:.2f} ms/problem)", flush=True)
+    outputs: dict[str, Path] = {}
     for engine in engines:
-        output = Path(tempfile.mkdtemp(prefix="bench-batch-")) / "out.parquet"
+        output = outputs[engine] = Path(tempfile.mkdtemp(prefix="bench-batch-")) / "out.parquet"
         command = [str(SMEMATCH), "batch", "--data", str(folder), "--out", str(output), "-k", str(k),
                    "--engine", engine, *(["--chunk-size", str(chunk_size)] if chunk_size else []),
                    *(["--assign"] if assign else [])]
-        run = measured(command)
+        with contextlib.ExitStack() as stack:
+            pids: list[int] = []
+            if engine == "dask":
+                address, pids = stack.enter_context(loopback_cluster())
+                command += ["--scheduler", address]
+            run = measured(command, also=pids)
         if run.code != 0:
             print(run.output)
             raise SystemExit(run.code)
@@ -145,6 +194,11 @@ def run(name: str, folder: Path, engines: list[str], assign: bool, k: int, limit
         if "assignment" in summary:
             figures = {key: value for key, value in summary["assignment"].items() if key != "method"}
             print(f"    assignment: {figures}", flush=True)
+    if {"local", "dask"} <= set(outputs):
+        import pandas as pd
+
+        same = pd.read_parquet(outputs["dask"]).equals(pd.read_parquet(outputs["local"]))
+        print(f"  dask output equals the local engine's, row for row: {same}", flush=True)
 
 
 def main() -> None:

@@ -19,12 +19,13 @@ are sparse products over blocks of problems, so memory stays bounded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
-from matching.retrieval import TextIndex
+from matching.text import analyze, terms_of_words
 
 __all__ = ["CaseTexts", "TEXT_FEATURES", "NEIGHBOURS", "POOL", "TEXT_BLOCKS"]
 
@@ -35,13 +36,64 @@ TEXT_BLOCKS = 12
 _CELLS = 2_000_000  # problems x cases compared at once
 
 
-class _Snapshot:
-    """The text side of the cases known at one time: their vocabulary, vectors, centroids and district pools."""
+class _Counts:
+    """Term counts of texts in one vocabulary of every term any case uses (the analyser of ``matching.text``)."""
 
-    def __init__(self, texts: list[str], institutions: np.ndarray, times: np.ndarray, regions: np.ndarray,
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.vocabulary: dict[str, int] = {}
+        rows = [analyze(text) for text in texts]
+        for terms in rows:
+            for term in terms:
+                self.vocabulary.setdefault(term, len(self.vocabulary))
+        self.matrix = self._matrix(rows)
+
+    def _matrix(self, rows: Iterable[Sequence[str]]) -> sp.csr_matrix:
+        indices: list[int] = []
+        counts: list[int] = []
+        indptr = [0]
+        vocabulary = self.vocabulary
+        for terms in rows:
+            row: dict[int, int] = {}
+            for term in terms:
+                column = vocabulary.get(term)
+                if column is not None:
+                    row[column] = row.get(column, 0) + 1
+            indices.extend(row)
+            counts.extend(row.values())
+            indptr.append(len(indices))
+        return sp.csr_matrix((np.asarray(counts, dtype=np.float32), np.asarray(indices, dtype=np.int64),
+                              np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, len(vocabulary)))
+
+    def of_words(self, tokens: Sequence[Sequence[str]]) -> sp.csr_matrix:
+        """Counts of texts given as their ``matching.text.words`` (terms no case uses are left out)."""
+        return self._matrix(terms_of_words(words_) for words_ in tokens)
+
+
+def _weighted(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    """Sublinear term frequency times IDF (0 for terms outside the vocabulary), rows of unit length."""
+    matrix = counts.copy()
+    np.log(matrix.data, out=matrix.data)
+    matrix.data += 1.0
+    matrix.data *= idf[matrix.indices]
+    matrix.eliminate_zeros()
+    inplace_csr_row_normalize_l2(matrix)
+    return matrix
+
+
+class _Snapshot:
+    """The text side of the cases known at one time: their vocabulary (terms in at least two of them, with
+    scikit-learn's smoothed IDF over them: ``TfidfVectorizer(min_df=2, sublinear_tf=True)`` fitted on them
+    alone), vectors, centroids and district pools."""
+
+    def __init__(self, counts: sp.csr_matrix, institutions: np.ndarray, times: np.ndarray, regions: np.ndarray,
                  n_institutions: int) -> None:
-        self.index = TextIndex(min_df=2).fit(texts)  # ValueError: too few cases for a vocabulary
-        self.vectors = self.index.transform(texts)
+        n = counts.shape[0]
+        document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
+        kept = document_frequency >= 2
+        if not kept.any():
+            raise ValueError("too few cases for a vocabulary")
+        self.idf = np.where(kept, np.log((1.0 + n) / (1.0 + document_frequency)) + 1.0, 0.0).astype(np.float32)
+        self.vectors = _weighted(counts, self.idf)
         self.institutions = institutions
         self.centroids = _columns(_centroids(self.vectors, institutions, n_institutions))
         by_time = np.argsort(times, kind="stable")
@@ -63,19 +115,19 @@ class CaseTexts:
 
     def __init__(self, texts: Sequence[str], institutions: np.ndarray, times: np.ndarray, regions: np.ndarray,
                  n_institutions: int) -> None:
-        self.texts = list(texts)
+        self.counts = _Counts(texts)  # analysed once; every snapshot weighs the rows it keeps
         self.institutions = np.asarray(institutions, dtype=np.int64)
         self.times = np.asarray(times, dtype=np.int64)
         self.regions = np.asarray(regions, dtype=np.int64)  # district code per case, 0: none
         self.n_institutions = n_institutions
-        self.served = self._snapshot(np.ones(len(self.texts), dtype=bool))
+        self.served = self._snapshot(np.ones(len(self.times), dtype=bool))
 
     def _snapshot(self, keep: np.ndarray) -> _Snapshot | None:
         """The cases ``keep`` selects as one snapshot; None when they are too few for a vocabulary. Every
-        snapshot has its own vocabulary, so no later case weighs on an earlier time's features."""
+        snapshot has its own vocabulary and IDF, so no later case weighs on an earlier time's features."""
         try:
-            return _Snapshot([t for t, k in zip(self.texts, keep, strict=True) if k], self.institutions[keep],
-                             self.times[keep], self.regions[keep], self.n_institutions)
+            return _Snapshot(self.counts.matrix[keep], self.institutions[keep], self.times[keep], self.regions[keep],
+                             self.n_institutions)
         except ValueError:
             return None
 
@@ -109,8 +161,7 @@ class CaseTexts:
         if snapshot is None:
             return
         unique, local = np.unique(p[chosen], return_inverse=True)
-        vectors = snapshot.index.transform([normalized[u] for u in unique], normalized=True,
-                                           tokens=[tokens[u] for u in unique])
+        vectors = _weighted(self.counts.of_words([tokens[u] for u in unique]), snapshot.idf)
         for region in np.unique(regions[chosen]):
             mine = regions[chosen] == region
             self._fill(out, chosen[mine], vectors, local[mine], i[chosen[mine]], snapshot.centroids,

@@ -177,7 +177,6 @@ class Matcher:
         self.track_ = track_record(outcomes, self.catalogue_.ids)
         self.history_ = CaseHistory.build(outcomes, problems, self.catalogue_, as_of=as_of, popular=self.max_popular,
                                           popular_sector=self.max_popular // 2)
-        self.as_of_ = as_of
         return self
 
     def _set_rules(self) -> None:

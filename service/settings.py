@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # uvicorn: seconds a client may take to send a request's headers, and to keep an idle connection open.
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
     keep_alive_seconds: int = Field(default=5, ge=1, le=3600)
+    # The recommendation log: how long its write may wait for the store before the rows go to the local spool
+    # (``service.store.spool``), and where that spool lives.
+    log_write_timeout_seconds: float = 0.5
+    spool_dir: Path = Field(default_factory=lambda: project_home() / "data" / "spool")
     # Cases: a rule escalates after this many failed referrals, or after this many days open
     # (``smematch cases escalate-overdue``); 0 turns a rule off.
     case_escalate_after_failed_referrals: int = Field(default=3, ge=0)
@@ -60,9 +64,9 @@ class Settings(BaseSettings):
     # FastAPI's built-in OpenTelemetry spans and metrics (needs providers configured by the operator).
     opentelemetry: bool = False
 
-    @field_validator("max_body_bytes", "max_k", "port")
+    @field_validator("max_body_bytes", "max_k", "port", "log_write_timeout_seconds")
     @classmethod
-    def _positive(cls, value: int) -> int:
+    def _positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError(f"must be positive. Got {value} instead.")
         return value

@@ -5,7 +5,9 @@
   runs never collide) and each test gets its own schema in it, through the URL's ``search_path`` option. The
   ``postgresql`` case is skipped, not failed, when 127.0.0.1:5432 does not answer. Override the server
   with ``SMEMATCH_TEST_POSTGRES_URL`` (a URL of an existing database the tests may create databases from).
-- ``engine``: ``make_engine(database_url)`` with the schema created; disposed after the test.
+- ``engine``: ``make_engine(database_url)`` with the schema created (the migrations); disposed after the test.
+- The checkout guard (``checkout_guard``): a run that leaves a store, a model or MLflow's files in the checkout
+  fails.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+
+from checkout_guard import pytest_sessionfinish, pytest_sessionstart  # noqa: F401  (hooks of this suite)
 
 POSTGRES_URL = os.environ.get("SMEMATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

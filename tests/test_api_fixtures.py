@@ -109,7 +109,7 @@ def running_api(url: str, tmp_path: Path, *, app_options: dict[str, Any] | None 
                 **settings: Any) -> Iterator[Api]:
     """The app (``create_app(settings, **app_options)``) with its lifespan running, on a freshly stocked store."""
     keys = stock(url)
-    config = Settings(database_url=url, models_dir=tmp_path / "models", **settings)
+    config = Settings(database_url=url, models_dir=tmp_path / "models", **{"spool_dir": tmp_path / "spool", **settings})
     engine = make_engine(url)
     try:
         with TestClient(create_app(config, **(app_options or {}))) as client:
@@ -139,15 +139,15 @@ class Server:
 
 
 def start_server(url: str, folder: Path, *, port: int | None = None, timeout: float = 60.0,
-                 **env: str) -> Server:
-    """``smematch serve`` in a subprocess on 127.0.0.1, returned once ``/readyz`` answers 200."""
+                 args: tuple[str, ...] = (), **env: str) -> Server:
+    """``smematch serve [args]`` in a subprocess on 127.0.0.1, returned once ``/readyz`` answers 200."""
     port = port or free_port()
     log = folder / f"server-{port}-{time.monotonic_ns()}.log"
     environment = {**os.environ, "SMEMATCH_DATABASE_URL": url, "SMEMATCH_MODELS_DIR": str(folder / "models"),
-                   "SMEMATCH_LOG_LEVEL": "warning", **env}
+                   "SMEMATCH_SPOOL_DIR": str(folder / "spool"), "SMEMATCH_LOG_LEVEL": "warning", **env}
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-c", "from service.cli import main; main()", "serve", "--port", str(port)],
+            [sys.executable, "-c", "from service.cli import main; main()", "serve", "--port", str(port), *args],
             cwd=ROOT, env=environment, stdout=sink, stderr=subprocess.STDOUT,
         )
     server = Server(process=process, base_url=f"http://127.0.0.1:{port}", log=log)

@@ -297,3 +297,27 @@ def test_without_a_chunk_size_the_input_is_cut_into_about_eight_chunks(city: Pat
     assert summary["chunk_size"] == auto_chunk_size(len(many)) > 500
     assert summary["chunks"] == -(-len(many) // summary["chunk_size"]) and 8 <= summary["chunks"] <= 9
     assert summary["problems"] == len(many)
+
+
+def test_batch_as_of_a_date_answers_what_recommend_answers_as_of_it(city: Path, tmp_path: Path) -> None:
+    outcomes = read_tables(city).outcomes
+    as_of = str(pd.to_datetime(outcomes["recorded_at"]).quantile(0.5).date())
+    out = tmp_path / "as-of.parquet"
+    result = batch("--data", city, "--out", out, "-k", "3", "--as-of", as_of)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    asked = frame["problem_id"].drop_duplicates().head(40).tolist()
+    lines = tmp_path / "asked.jsonl"
+    lines.write_text("".join(json.dumps({"problem_id": p}) + "\n" for p in asked), encoding="utf-8")
+    answered = runner.invoke(app, ["recommend", "--data", str(city), "--as-of", as_of, "--input", str(lines),
+                                   "--json", "-k", "3"])
+    assert answered.exit_code == 0, answered.output
+    served = [json.loads(line) for line in answered.stdout.splitlines() if line.startswith("{")]
+    for problem_id, answer in zip(asked, served, strict=True):
+        expected = frame.loc[(frame["problem_id"] == problem_id) & (frame["rank"] > 0), "institution_id"].tolist()
+        assert [i["institution_id"] for i in answer["institutions"]] == expected, problem_id
+
+
+def test_an_as_of_date_before_every_outcome_is_refused(city: Path, tmp_path: Path) -> None:
+    result = batch("--data", city, "--out", tmp_path / "x.parquet", "--as-of", "1990-01-01")
+    assert result.exit_code == 2 and "as-of" in result.output and "first outcome" in result.output

@@ -119,11 +119,14 @@ def client_for(tracking_uri: str) -> MlflowClient:
 
 
 def experiment_id(client: MlflowClient, name: str, artifact_root: str | Path) -> str:
-    """The id of experiment ``name``, created with its artifacts under ``artifact_root/name`` if new."""
+    """The id of experiment ``name``, created with its artifacts under ``artifact_root/name`` if new; on a
+    tracking server (``http(s)://``) the server keeps them (its own artifact store), so that every replica and
+    every machine reads the same ones."""
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    location = (Path(artifact_root) / name).resolve().as_uri()
+    remote = urlparse(str(client.tracking_uri)).scheme in ("http", "https")
+    location = None if remote else (Path(artifact_root) / name).resolve().as_uri()
     try:
         return client.create_experiment(name, artifact_location=location)
     except Exception:  # another process created it first

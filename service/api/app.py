@@ -8,10 +8,15 @@ every enterprise's district), the micro-batcher and a background refresher. It c
 
 The refresher keeps several workers (``smematch serve --workers N``) consistent without talking to each
 other: every ``refresh_seconds`` it compares a fingerprint of the institutions, the outcome count and the
-districts with the one its catalogue was built from and refits when they differ; and a worker that serves
-``current`` (or the start-up baseline) picks up a new ``current`` bundle, with the same checks as a reload.
-The worker that receives a reload applies it before it answers; an edit asks for a refit that runs in the
-background, coalesced with the edits around it (``service.api.refits``).
+districts with the one its catalogue was built from and refits when they differ. The model version comes
+from the store (``service.fleet``): a reload publishes it there and every worker of every replica polls it
+every ``model_poll_seconds`` and converges on it (``service.api.following``); until a reload has set one, a
+worker that serves ``current`` (or the start-up fallback) picks up a new ``current`` bundle, with the same
+checks as a reload. The worker that receives a reload applies it before it answers; an edit asks for a refit
+that runs in the background, coalesced with the edits around it (``service.api.refits``).
+
+The recommendation log goes to the store, or to a local spool drained every ``drain_seconds`` while the store
+does not take it in time (``service.api.logbook``).
 
 Inputs: ``Settings``. Outputs: the ASGI app; routes are listed in the README of the API and in ``/docs``.
 """
@@ -38,19 +43,21 @@ from matching.ranking import MANIFEST_FILE
 from service.api import errors, keys, records
 from service.api.batching import Recommender
 from service.api.deps import Context
+from service.api.following import keep_converging, opening_ranker
 from service.api.headers import SecurityHeaders
+from service.api.logbook import LogBook
 from service.api.metrics import Metrics
 from service.api.middleware import RequestMiddleware
-from service.api.recommending import log_writer
 from service.api.refits import Refits
 from service.api.routes import admin, audit, cases, exports, health, model, outcomes, recommendations
 from service.api.routes import records as record_routes
 from service.api.search import NameIndexes
 from service.api.security import KeyRing, hash_key
 from service.api.state import CURRENT, ModelState
-from service.bundles import start_ranker
+from service.fleet import Follower
 from service.settings import Settings
-from service.store import checkpoint, create_schema, load_tables, make_engine
+from service.store import StoreError, checkpoint, create_schema, load_tables, make_engine
+from service.store.spool import Spool
 from service.web import mount_console
 
 __all__ = ["create_app"]
@@ -67,6 +74,8 @@ def create_app(
     key_cache_seconds: float = 5.0,
     max_batch: int = 64,
     freeze_gc: bool = False,
+    model_poll_seconds: float = 1.0,
+    drain_seconds: float = 1.0,
 ) -> FastAPI:
     metrics = Metrics()
     state = ModelState(settings.models_dir)
@@ -77,7 +86,8 @@ def create_app(
         # does it every ``checkpoint_seconds`` (see ``service.store.make_engine``).
         engine = make_engine(settings.database_url, background_checkpoints=True)
         await run_in_threadpool(create_schema, engine)
-        start = await run_in_threadpool(start_ranker, settings.models_dir)
+        follower = Follower(settings.models_dir)
+        start = await run_in_threadpool(opening_ranker, follower, engine, settings.models_dir)
         lock = asyncio.Lock()
         built_from: list[object] = [None]
 
@@ -98,13 +108,19 @@ def create_app(
                 metrics.refits.inc()
                 metrics.set_model(served.version, served.describe()["ranker"])
 
+        # The recommendation log's own engine: its lock waits are short, so an answer never waits long on the
+        # store; what it cannot write in time goes to the local spool (``service.api.logbook``).
+        log_engine = make_engine(settings.database_url, background_checkpoints=True,
+                                 wait_seconds=settings.log_write_timeout_seconds)
+        logbook = LogBook(log_engine, Spool(settings.spool_dir), metrics)
         bootstrap = settings.bootstrap_admin_key
         context = Context(
             settings=settings, engine=engine, state=state, metrics=metrics,
             keys=KeyRing(lambda digest: keys.lookup_caller(engine, digest), ttl_seconds=key_cache_seconds,
                          bootstrap_hash=hash_key(bootstrap) if bootstrap else None),
-            recommender=Recommender(state, metrics, log=log_writer(engine), max_batch=max_batch),
-            names=NameIndexes(engine), refresh_catalogue=refresh_catalogue,
+            recommender=Recommender(state, metrics, log=logbook.write, max_batch=max_batch),
+            names=NameIndexes(engine), refresh_catalogue=refresh_catalogue, follower=follower,
+            model_lock=asyncio.Lock(), logbook=logbook,
             refits=Refits(refresh_catalogue, quiet_seconds=settings.refit_quiet_seconds,
                           max_delay_seconds=settings.refit_max_delay_seconds),
         )
@@ -120,7 +136,9 @@ def create_app(
             # (``smematch serve``), not for tests that build many apps in one process.
             gc.collect()
             gc.freeze()
-        background = [asyncio.create_task(_follow(context, built_from, refresh_seconds, lock))]
+        background = [asyncio.create_task(_follow(context, built_from, refresh_seconds, lock)),
+                      asyncio.create_task(keep_converging(context, model_poll_seconds)),
+                      asyncio.create_task(_drain(logbook, drain_seconds))]
         if engine.dialect.name == "sqlite":
             background.append(asyncio.create_task(_checkpoints(engine, metrics, checkpoint_seconds)))
         try:
@@ -132,6 +150,9 @@ def create_app(
                     await task
             await context.refits.stop()
             await context.recommender.stop()
+            metrics.close()
+            logbook.close()
+            log_engine.dispose()
             engine.dispose()
 
     docs = settings.docs_enabled
@@ -193,6 +214,18 @@ async def _checkpoints(engine: Engine, metrics: Metrics, every: float) -> None:
             metrics.wal_frames.set(done[0])
 
 
+async def _drain(logbook: LogBook, every: float) -> None:
+    """Move the spooled recommendation log into the store, at start-up and then every ``every`` seconds."""
+    while True:
+        try:
+            await run_in_threadpool(logbook.drain)
+        except StoreError:  # the store still does not take it: the rows stay spooled, retried next round
+            pass
+        except Exception as error:  # a broken spool must not stop the service; reported in the log
+            log.warning("draining the recommendation log spool failed", extra={"exception": type(error).__name__})
+        await asyncio.sleep(every)
+
+
 def _telemetry_options(settings: Settings) -> dict[str, Any]:
     """FastAPI's own OpenTelemetry (from 0.165, when opentelemetry is installed: mlflow brings it) only with
     ``SMEMATCH_OPENTELEMETRY=true``. The service reports through ``/metrics`` and its JSON logs; left on but
@@ -214,15 +247,15 @@ async def _follow(context: Context, built_from: list[object], every: float, lock
             fingerprint = await run_in_threadpool(records.catalogue_fingerprint, context.engine)
             if fingerprint != built_from[0]:
                 await context.refresh_catalogue()
-            await _follow_current(context, lock, refused)
+            await _follow_current(context, refused)
         except Exception as error:  # a failed round is retried next round; the old model keeps serving
             log.warning("background refresh failed", extra={"exception": type(error).__name__})
 
 
-async def _follow_current(context: Context, lock: asyncio.Lock, refused: dict[str, int]) -> None:
+async def _follow_current(context: Context, refused: dict[str, int]) -> None:
     """``refused`` remembers the manifest (by modification time) last refused, so it is not tried again."""
     state = context.state
-    if not state.ready:
+    if not state.ready or context.follower.desired is not None:  # the fleet's desired version rules
         return
     folder = Path(context.settings.models_dir) / CURRENT
     served = state.current
@@ -235,7 +268,7 @@ async def _follow_current(context: Context, lock: asyncio.Lock, refused: dict[st
         return
     if (version == served.version and served.degraded is None) or refused.get("current") == stamp:
         return
-    async with lock:
+    async with context.model_lock:
         try:
             _, new = await run_in_threadpool(state.reload, folder)
         except ModelError as error:

@@ -1,13 +1,15 @@
 """What routes depend on, as ``Annotated`` aliases: the app's context and the caller's role.
 
 ``Context`` is built once in the lifespan (engine, model state, metrics, key ring, micro-batcher, name
-indexes) and hung on ``app.state``; routes take ``Ctx``. Role aliases (``Caseworker``, ``Analyst``,
-``Curator``, ``Admin``) check the ``X-API-Key`` header: no or unknown key -> 401, a key whose role is below the route's
--> 403. The header is declared as an OpenAPI security scheme, so generated clients know to send it.
+indexes, the fleet's desired model version) and hung on ``app.state``; routes take ``Ctx``. Role aliases
+(``Caseworker``, ``Analyst``, ``Curator``, ``Admin``) check the ``X-API-Key`` header: no or unknown key
+-> 401, a key whose role is below the route's -> 403. The header is declared as an OpenAPI security
+scheme, so generated clients know to send it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -20,12 +22,14 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.batching import Recommender
 from service.api.errors import ApiError
+from service.api.logbook import LogBook
 from service.api.metrics import Metrics
 from service.api.refits import Refits
 from service.api.schemas import Role
 from service.api.search import NameIndexes
 from service.api.security import Caller, KeyRing, allows
 from service.api.state import ModelState
+from service.fleet import Follower
 from service.settings import Settings
 
 __all__ = ["Context", "Ctx", "Caseworker", "Analyst", "Curator", "Admin", "Provincial", "CaseReader", "AnyRole",
@@ -47,6 +51,9 @@ class Context:
     names: NameIndexes
     refresh_catalogue: Callable[[], Awaitable[None]]
     refits: Refits
+    follower: Follower  # the fleet's desired model version, as this worker last read it
+    model_lock: asyncio.Lock  # one model swap at a time in this worker: a reload, or following the fleet
+    logbook: LogBook  # the recommendation log: the store, or the local spool while the store does not answer
 
 
 async def _context(request: Request) -> Context:

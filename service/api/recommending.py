@@ -4,12 +4,14 @@
   sector, region, amount and size the caller gave), a stored problem, or every problem of a stored
   enterprise (each with its enterprise's context, via ``service.store``); ``check_rows`` adds the checks
   the request schema cannot make (known district, text with words).
-- ``log_writer``: writes one log entry per answered problem with ``service.store.log_recommendations``, one
-  transaction per micro-batch. Ids: the response's ``recommendation_id`` is a new UUID; its problems are
-  logged as ``<recommendation_id>-1``, ``-2``, ... in response order.
+- ``log_entries``: one log entry per answered problem, written by ``service.api.logbook`` (one transaction
+  per micro-batch, or the local spool when the store does not take it at once). Ids: the response's
+  ``recommendation_id`` is a new UUID; its problems are logged as ``<recommendation_id>-1``, ``-2``, ... in
+  response order.
 - Reasons: the request JSON keeps each shown institution's reasons and the escalation reason as
   ``{code, params}`` (``service.api.cases.logged_reasons``); ``response`` renders them as ``{code, params,
-  text}`` in the caller's language. After the log, the cases of stored problems move (``engine_moves``).
+  text}`` in the caller's language. Once the log is in the store, the cases of stored problems move
+  (``move_cases``: recommended, or escalated by the engine).
 - Propensity (logged per shown institution): ranking is deterministic, so every shown institution was shown
   with probability 1; what is uncertain is whether the caseworker *looked* at it. We log the examination
   propensity of the position-based model, ``1 / rank`` (eta = 1, as in Joachims et al. 2017), which
@@ -36,8 +38,8 @@ from service.api.schemas import EnterpriseSubject, ProblemSubject, Recommendatio
 from service.store import LoggedRecommendation, get_enterprise, get_problem, log_recommendations, problems_of
 from service.store.cases import apply_moves
 
-__all__ = ["problems_for", "check_rows", "unknown_regions", "log_writer", "response", "new_recommendation_id",
-           "propensity", "PROPENSITY_MODEL"]
+__all__ = ["problems_for", "check_rows", "unknown_regions", "log_entries", "log_writer", "response",
+           "new_recommendation_id", "propensity", "PROPENSITY_MODEL"]
 
 PROPENSITY_MODEL = "position-based examination, 1/rank"
 _AD_HOC = ("text", "sector", "region", "amount", "employees", "annual_revenue", "founded")
@@ -97,26 +99,37 @@ def check_rows(rows: Sequence[dict[str, Any]], regions: frozenset[str]) -> None:
         raise InvalidInput(issues)
 
 
+def log_entries(jobs: Sequence[Job]) -> list[LoggedRecommendation]:
+    """One log entry per answered problem of ``jobs``, each with the model version that answered it."""
+    entries: list[LoggedRecommendation] = []
+    for job in jobs:
+        assert job.results is not None
+        for position, result in enumerate(job.results, start=1):
+            entries.append(LoggedRecommendation(
+                recommendation=result,
+                text=job.rows[position - 1]["text"],
+                request={**job.meta, "k": job.k, "escalate": result.escalate,
+                         "categories": result.categories, "propensity_model": PROPENSITY_MODEL,
+                         **logged_reasons(result)},
+                enterprise_id=job.meta.get("enterprise_id"),
+                propensities=[propensity(item.rank) for item in result.institutions],
+                recommendation_id=f"{job.meta['recommendation_id']}-{position}",
+            ))
+    return entries
+
+
+def move_cases(engine: Engine, jobs: Sequence[Job]) -> None:
+    """Move the cases of the stored problems ``jobs`` answered (``service.api.cases.engine_moves``)."""
+    moves = [move for job in jobs for move in engine_moves(stored_subjects([job]), job.meta.get("key_id"))]
+    if moves:
+        apply_moves(engine, moves)
+
+
 def log_writer(engine: Engine) -> LogWriter:
+    """Straight to the store, waiting as long as it takes (the service uses ``service.api.logbook``)."""
     def write(jobs: Sequence[Job]) -> None:
-        entries: list[LoggedRecommendation] = []
-        for job in jobs:
-            assert job.results is not None
-            for position, result in enumerate(job.results, start=1):
-                entries.append(LoggedRecommendation(
-                    recommendation=result,
-                    text=job.rows[position - 1]["text"],
-                    request={**job.meta, "k": job.k, "escalate": result.escalate,
-                             "categories": result.categories, "propensity_model": PROPENSITY_MODEL,
-                             **logged_reasons(result)},
-                    enterprise_id=job.meta.get("enterprise_id"),
-                    propensities=[propensity(item.rank) for item in result.institutions],
-                    recommendation_id=f"{job.meta['recommendation_id']}-{position}",
-                ))
-        log_recommendations(engine, entries)
-        moves = [move for job in jobs for move in engine_moves(stored_subjects([job]), job.meta.get("key_id"))]
-        if moves:
-            apply_moves(engine, moves)
+        log_recommendations(engine, log_entries(jobs))
+        move_cases(engine, jobs)
 
     return write
 

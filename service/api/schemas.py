@@ -369,6 +369,11 @@ class ModelOut(BaseModel):
     loaded_at: datetime
     institutions: int = Field(description="institutions in the matcher's catalogue")
     catalogue_built_at: datetime
+    desired_version: str | None = Field(
+        description="the version the fleet should serve (set in the store by a reload); null before any reload")
+    matches_desired: bool = Field(description="this worker serves the desired version (true before any reload)")
+    desired_refused: str | None = Field(
+        description="why this worker could not load the desired version's bundle, if it could not")
 
 
 class ReloadIn(_In):
@@ -433,3 +438,6 @@ class HealthOut(BaseModel):
 class ReadyOut(BaseModel):
     status: Literal["ready", "degraded", "not ready"]
     checks: dict[str, str]
+    served_version: str | None = Field(description="the model version this worker serves")
+    desired_version: str | None = Field(description="the version the fleet should serve; null before any reload")
+    matches_desired: bool

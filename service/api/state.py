@@ -129,11 +129,14 @@ class ModelState:
             self._served = Served(matcher=fit_matcher(tables, ranker), source=source, degraded=degraded)
             return self._served
 
-    def reload(self, folder: Path) -> tuple[Served, Served]:
-        """Load and check the bundle in ``folder``, then swap; returns (old, new). Raises ModelError."""
+    def reload(self, folder: Path, *, expected_version: str | None = None) -> tuple[Served, Served]:
+        """Load and check the bundle in ``folder`` (holding ``expected_version`` when given), then swap;
+        returns (old, new). Raises ModelError."""
         with self._write:
             old = self.current
             ranker: LearnedRanker = open_bundle(folder, self.models_dir)
+            if expected_version is not None and ranker.version != expected_version:
+                raise ModelError(f"the bundle {folder} holds version {ranker.version!r}, not {expected_version!r}")
             matcher = old.matcher.with_ranker(ranker)
             smoke_test(matcher)
             new = Served(matcher=matcher, source=folder, catalogue_built_at=old.catalogue_built_at)

@@ -88,6 +88,9 @@ def batch(
     workers: Annotated[int | None, typer.Option(
         "--workers", help="Worker processes: the local engine forks this many (default: one per core); "
                           "dask without --scheduler starts this many local workers (default: 2).")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Recommend as on this date: only outcomes recorded before it count (track record, history, "
+                        "load).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted run from its parts.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")] = False,
 ) -> None:
@@ -100,7 +103,7 @@ def batch(
     with reported_errors():
         options = BatchOptions(output=out, k=k, assign=assign, engine=engine, scheduler=scheduler,
                                chunk_size=chunk_size, resume=resume, overwrite=overwrite,
-                               n_workers=workers).validate()
+                               n_workers=workers, as_of=as_of).validate()
         ranker, digest = _ranker_and_digest(Settings().models_dir)
         source = _source(data, db)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

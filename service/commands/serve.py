@@ -7,6 +7,10 @@ from the environment (``SMEMATCH_DATABASE_URL``, ...); uvicorn and the app are i
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -15,6 +19,7 @@ from service.commands._common import fail, out_console, reported_errors
 from service.settings import Settings
 
 ROLES = ("caseworker", "analyst", "curator", "admin", "provincial")
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's; not imported here to keep the CLI light
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +31,11 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: settings, 8000).")] = None,
         workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     ) -> None:
-        """Serve the HTTP API (``/v1``, ``/docs``, ``/healthz``, ``/readyz``, ``/metrics``) with uvicorn."""
+        """Serve the HTTP API (``/v1``, ``/docs``, ``/healthz``, ``/readyz``, ``/metrics``) with uvicorn.
+
+        The store is migrated to the newest revision first, once, before any worker starts. With several
+        workers, the run gets its own ``PROMETHEUS_MULTIPROC_DIR`` (a temporary folder, removed at the end;
+        one set by the operator is used as it is), so that every scrape of ``/metrics`` sums all workers."""
         import uvicorn
         from pydantic import ValidationError
 
@@ -38,17 +47,41 @@ def register(app: typer.Typer) -> None:
         except ValidationError as error:
             problems = "; ".join(f"SMEMATCH_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
             raise fail(f"the settings are not valid: {problems}") from None
-        uvicorn.run(
-            "service.api.app:app_from_environment",
-            factory=True,
-            host=host or settings.host,
-            port=port or settings.port,
-            workers=workers,
-            access_log=False,
-            log_config=log_config(settings.log_level),
-            server_header=False,
-            **uvicorn_options(settings),
-        )
+        _upgrade(settings.database_url)
+        with _metrics_folder(workers):
+            uvicorn.run(
+                "service.api.app:app_from_environment",
+                factory=True,
+                host=host or settings.host,
+                port=port or settings.port,
+                workers=workers,
+                access_log=False,
+                log_config=log_config(settings.log_level),
+                server_header=False,
+                **uvicorn_options(settings),
+            )
+
+    @contextmanager
+    def _metrics_folder(workers: int) -> Iterator[None]:
+        if workers == 1 or os.environ.get(MULTIPROCESS_DIR):
+            yield
+            return
+        with tempfile.TemporaryDirectory(prefix="smematch-metrics-") as folder:
+            os.environ[MULTIPROCESS_DIR] = folder  # inherited by the workers uvicorn starts
+            try:
+                yield
+            finally:
+                os.environ.pop(MULTIPROCESS_DIR, None)
+
+    def _upgrade(url: str) -> None:
+        from service.store import make_engine, upgrade_schema
+
+        with reported_errors():
+            engine = make_engine(url)
+            try:
+                upgrade_schema(engine)
+            finally:
+                engine.dispose()
 
     keys = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
     app.add_typer(keys, name="keys")

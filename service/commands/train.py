@@ -163,6 +163,8 @@ def register(app: typer.Typer) -> None:
         version: Annotated[str | None, typer.Option(help="A version to consider (default: the challenger).")] = None,
         config: Annotated[Path | None, typer.Option(help="A TOML file with the [promotion] metric and margin.")]
         = None,
+        reload: Annotated[bool, typer.Option("--reload", help="Make the new champion the version every worker "
+                                             "of every replica serves (set in the store).")] = False,
     ) -> None:
         """Make the challenger champion if it beats the champion by the configured margin; say why not."""
         from training.api import promote_challenger
@@ -179,3 +181,23 @@ def register(app: typer.Typer) -> None:
         _show_promotion(promotion)
         if not promotion.promoted:
             raise typer.Exit(1)
+        if reload:
+            _publish_current(settings)
+
+
+def _publish_current(settings: Settings) -> None:
+    """The champion's bundle (``<models_dir>/current``) as the version the whole fleet serves."""
+    from service.fleet import publish
+    from service.loading import CURRENT_BUNDLE
+    from service.store import make_engine, upgrade_schema
+
+    with reported_errors():
+        engine = make_engine(settings.database_url)
+        try:
+            upgrade_schema(engine)
+            desired = publish(engine, settings.models_dir, settings.models_dir / CURRENT_BUNDLE,
+                              set_by="smematch promote --reload")
+        finally:
+            engine.dispose()
+    out_console.print(f"[green]served version set:[/] every worker converges on {desired.version} "
+                      f"(bundle {desired.bundle})")

@@ -3,7 +3,7 @@
 Inputs: a database URL (``Settings.database_url``, ``SMEMATCH_DATABASE_URL``) and validated
 ``matching.tables.Tables``. Outputs: the same ``Tables`` back (``load_tables``), stored records, import
 summaries. Nothing is built at import time: callers make an engine with ``make_engine(url)``, create the
-schema once with ``create_schema(engine)`` and pass the engine to every function.
+schema once with ``create_schema(engine)`` (the Alembic migrations to the head) and pass the engine to every function.
 
     engine = make_engine(settings.database_url)
     create_schema(engine)
@@ -13,7 +13,8 @@ schema once with ``create_schema(engine)`` and pass the engine to every function
 
 Modules: ``models`` (ORM schema), ``engine`` (URLs, SQLite pragmas, transactions), ``bulk`` (import and
 load), ``outcomes`` (idempotent outcome writes), ``log`` (the recommendation log), ``lookup`` (single
-records), ``cases`` (a problem's lifecycle as events), ``queue`` (cases by status, the provincial queue, the
+records), ``migrate`` (Alembic: ``upgrade_schema``, ``current_revision``), ``serving`` (the fleet's model
+version), ``cases`` (a problem's lifecycle as events), ``queue`` (cases by status, the provincial queue, the
 overview), ``clock`` (times as stored), ``errors`` (``OutcomeConflict``, ``CaseConflict``, ``StoreError``).
 """
 
@@ -22,6 +23,7 @@ from service.store.engine import checkpoint, create_schema, database_url, descri
 from service.store.errors import OutcomeConflict, StoreError, translated_errors
 from service.store.log import LoggedRecommendation, get_logged, log_recommendation, log_recommendations, text_hash
 from service.store.lookup import get_enterprise, get_institution, get_outcome, get_problem, problems_of
+from service.store.migrate import current_revision, head_revision, upgrade_schema
 from service.store.models import (
     ApiKeyRow,
     AuditEventRow,
@@ -32,8 +34,10 @@ from service.store.models import (
     ProblemRow,
     RecommendationItemRow,
     RecommendationRow,
+    ServedModelRow,
 )
 from service.store.outcomes import naive_utc, record_outcome, utc_now
+from service.store.serving import DesiredModel, desired_model, set_desired_model
 
 __all__ = [
     "make_engine",
@@ -74,4 +78,11 @@ __all__ = [
     "RecommendationItemRow",
     "ApiKeyRow",
     "AuditEventRow",
+    "ServedModelRow",
+    "upgrade_schema",
+    "current_revision",
+    "head_revision",
+    "DesiredModel",
+    "desired_model",
+    "set_desired_model",
 ]

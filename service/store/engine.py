@@ -19,8 +19,6 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from matching.errors import InvalidInput, Issue
-from service.store.errors import translated_errors
-from service.store.models import Base
 
 __all__ = ["make_engine", "create_schema", "database_url", "writing", "reading", "describe", "checkpoint"]
 
@@ -53,7 +51,8 @@ def describe(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str | URL, *, background_checkpoints: bool = False, **options: Any) -> Engine:
+def make_engine(url: str | URL, *, background_checkpoints: bool = False, wait_seconds: float | None = None,
+                **options: Any) -> Engine:
     """An engine for ``url``; ``options`` go to ``sqlalchemy.create_engine``.
 
     ``background_checkpoints`` (SQLite): no commit copies the write-ahead log back into the database file
@@ -61,15 +60,38 @@ def make_engine(url: str | URL, *, background_checkpoints: bool = False, **optio
     does every second. Otherwise the commit that fills the log to 1,000 pages does it, fsync of the database
     file included: a log write of 16 recommendations then took 10-14 ms instead of ~2.5 (p99 of 1,500
     batches 10.7 ms; 4.3 ms without, measured), a stall for every request waiting on that commit. Durability
-    is the same: a transaction is durable once its log frames are synced, which every commit does."""
+    is the same: a transaction is durable once its log frames are synced, which every commit does.
+
+    ``wait_seconds``: how long a statement may wait for a lock (SQLite's busy timeout; PostgreSQL's
+    ``lock_timeout`` and ``statement_timeout``, and a short connect timeout) before it fails; default: SQLite
+    waits ``SQLITE_BUSY_TIMEOUT_MS``, PostgreSQL as long as it takes. The service's recommendation log uses
+    a short one, so that an answer never waits long on the store (``service.store.spool``)."""
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, **options)
-        _configure_sqlite(engine, autocheckpoint=not background_checkpoints)
+        busy = SQLITE_BUSY_TIMEOUT_MS if wait_seconds is None else max(1, int(wait_seconds * 1000))
+        _configure_sqlite(engine, autocheckpoint=not background_checkpoints, busy_timeout_ms=busy)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, **options)
+    if wait_seconds is None:
+        return create_engine(parsed, pool_pre_ping=True, **options)
+    connect = {"connect_timeout": max(2, round(wait_seconds)), **options.pop("connect_args", {})}
+    engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect, **options)
+    _limit_postgresql_waits(engine, int(wait_seconds * 1000))
+    return engine
+
+
+def _limit_postgresql_waits(engine: Engine, milliseconds: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"SET lock_timeout = {milliseconds}")
+            cursor.execute(f"SET statement_timeout = {milliseconds}")
+        finally:
+            cursor.close()
+        dbapi_connection.commit()
 
 
 def checkpoint(engine: Engine) -> tuple[int, int] | None:
@@ -91,12 +113,15 @@ def checkpoint(engine: Engine) -> tuple[int, int] | None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the store's tables that do not exist yet (existing tables are left as they are)."""
-    with translated_errors():
-        Base.metadata.create_all(engine)
+    """Bring the store's schema to the newest migration (``service.store.migrate.upgrade_schema``): an empty
+    database gets every table, a store at the head is left as it is."""
+    from service.store.migrate import upgrade_schema
+
+    upgrade_schema(engine)
 
 
-def _configure_sqlite(engine: Engine, *, autocheckpoint: bool = True) -> None:
+def _configure_sqlite(engine: Engine, *, autocheckpoint: bool = True,
+                      busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below, not the sqlite3 module, decide where transactions start.
@@ -106,7 +131,7 @@ def _configure_sqlite(engine: Engine, *, autocheckpoint: bool = True) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
             if not autocheckpoint:
                 cursor.execute("PRAGMA wal_autocheckpoint=0")
         finally:

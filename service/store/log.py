@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, Table, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from matching.errors import InvalidInput, Issue
 from matching.records import Recommendation
@@ -25,7 +26,8 @@ from service.store.errors import translated_errors
 from service.store.models import RecommendationItemRow, RecommendationRow, table_of
 from service.store.outcomes import naive_utc, utc_now
 
-__all__ = ["LoggedRecommendation", "log_recommendation", "log_recommendations", "text_hash", "get_logged"]
+__all__ = ["LoggedRecommendation", "log_recommendation", "log_recommendations", "log_rows", "write_log_rows",
+           "check_log_writable", "text_hash", "get_logged"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,13 @@ def log_recommendation(engine: Engine, recommendation: Recommendation, **details
 
 def log_recommendations(engine: Engine, entries: Iterable[LoggedRecommendation]) -> list[str]:
     """Log many recommendations in one transaction (a batch run logs thousands). Returns their ids."""
+    heads, items = log_rows(entries)
+    write_log_rows(engine, heads, items)
+    return [head["recommendation_id"] for head in heads]
+
+
+def log_rows(entries: Iterable[LoggedRecommendation]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows of ``recommendations`` and ``recommendation_items`` that log ``entries`` (plain values)."""
     heads: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
     for entry in entries:
@@ -88,12 +97,33 @@ def log_recommendations(engine: Engine, entries: Iterable[LoggedRecommendation])
                     "propensity": None if propensity is None else float(propensity),
                 }
             )
-    if heads:
-        with translated_errors(), writing(engine) as connection:
-            _insert(connection, table_of(RecommendationRow), heads)
-            if items:
-                _insert(connection, table_of(RecommendationItemRow), items)
-    return [head["recommendation_id"] for head in heads]
+    return heads, items
+
+
+def write_log_rows(engine: Engine, heads: Sequence[Mapping[str, Any]], items: Sequence[Mapping[str, Any]], *,
+                   replay: bool = False) -> None:
+    """Write rows made by ``log_rows`` in one transaction. ``replay``: rows already in the log are skipped
+    (a spool drained twice, by two workers or after a crash, writes each recommendation once)."""
+    if not heads:
+        return
+    with translated_errors(), writing(engine) as connection:
+        for table, rows in ((table_of(RecommendationRow), heads), (table_of(RecommendationItemRow), items)):
+            if not rows:
+                continue
+            if replay:
+                insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+                connection.execute(insert(table).on_conflict_do_nothing(), list(rows))
+            else:
+                _insert(connection, table, rows)
+
+
+def check_log_writable(engine: Engine) -> None:
+    """Take what a log write takes, without writing: SQLite's write lock (``BEGIN IMMEDIATE``), PostgreSQL's
+    insert lock on ``recommendations``; raises ``StoreError`` when the store does not grant it within the
+    engine's lock wait (see ``make_engine(wait_seconds=...)``)."""
+    with translated_errors(), writing(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("LOCK TABLE recommendations IN ROW EXCLUSIVE MODE"))
 
 
 def _insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -3,7 +3,9 @@
 The four contract tables (enterprises, problems, institutions, outcomes) mirror ``matching.tables.COLUMNS``
 column for column; ``recommendations`` with ``recommendation_items`` log what was shown (the text's hash,
 never the text); ``api_keys`` keep the SHA-256 of each key, never the key; ``audit_events`` is the
-append-only trail of edits (who, when, what, the record before and after). Times are naive UTC everywhere.
+append-only trail of edits (who, when, what, the record before and after); ``served_model`` names the
+model version the fleet serves. Times are naive UTC everywhere. The schema itself is made by the
+migrations (``service.store.migrate``); a change here needs a new revision.
 
 Checks that the database can enforce cheaply (non-negative numbers, vocabularies, min <= max) are declared
 here too, so that a row written by hand or by another tool cannot break the matching engine later.
@@ -46,6 +48,7 @@ __all__ = [
     "AuditEventRow",
     "CaseEventRow",
     "CaseRow",
+    "ServedModelRow",
     "CONTRACT_MODELS",
     "table_of",
 ]
@@ -184,6 +187,19 @@ class AuditEventRow(Base):
     record_id: Mapped[str] = mapped_column(String(300), index=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class ServedModelRow(Base):
+    """The model version the whole fleet serves: one row per ``name`` (``desired``), set by a reload; every
+    worker of every replica polls it and loads ``bundle`` (a folder under the models directory)."""
+
+    __tablename__ = "served_model"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    version: Mapped[str] = mapped_column(String(200))
+    bundle: Mapped[str] = mapped_column(Text)
+    set_at: Mapped[datetime]
+    set_by: Mapped[str | None] = mapped_column(Text)
 
 
 class CaseEventRow(Base):

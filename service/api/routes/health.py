@@ -33,18 +33,28 @@ def _database_reachable(ctx: Ctx) -> str:
 
 @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut, "description": "not ready"}})
 async def readyz(ctx: Ctx) -> JSONResponse:
-    """Ready when a model is loaded and the database answers; ``degraded`` (still 200) when the model served is a
-    fallback because the bundle meant to be served was refused, with the reason."""
-    served = ctx.state.current if ctx.state.ready else None
+    """Ready when a model is loaded and the database answers; ``degraded`` (still 200: answers go out) when the
+    model served is a fallback because the bundle meant to be served was refused (with the reason), or while the
+    store does not take writes (its lock held elsewhere) or the recommendation log waits in the local spool.
+    Also says which model version this worker serves and whether it is the fleet's desired one (a worker still
+    converging stays ready: it serves a checked model)."""
+    current = ctx.state.current if ctx.state.ready else None
+    served = current.version if current is not None else None
     checks = {
-        "model": "not loaded" if served is None else f"ok ({served.version})",
+        "model": f"ok ({served})" if served is not None else "not loaded",
         "database": await run_in_threadpool(_database_reachable, ctx),
     }
     ready = all(value.startswith("ok") for value in checks.values())
-    status = "not ready" if not ready else "degraded" if served and served.degraded else "ready"
-    if status == "degraded" and served is not None:
-        checks["model"] = f"degraded ({served.version}): {served.degraded}"
-    return JSONResponse({"status": status, "checks": checks}, status_code=200 if ready else 503)
+    checks["store"] = await run_in_threadpool(ctx.logbook.health)
+    degraded = checks["store"] != "ok" or bool(current is not None and current.degraded)
+    if current is not None and current.degraded:
+        checks["model"] = f"degraded ({served}): {current.degraded}"
+    status = ("degraded" if degraded else "ready") if ready else "not ready"
+    fleet = ctx.follower.report(served or "")
+    return JSONResponse({"status": status, "checks": checks, "served_version": served,
+                         "desired_version": fleet["desired_version"],
+                         "matches_desired": served is not None and fleet["matches_desired"]},
+                        status_code=200 if ready else 503)
 
 
 @router.get("/metrics", response_class=Response,

@@ -2,8 +2,10 @@
 
 A reload loads the bundle (default ``<models_dir>/current``), checks it (scikit-learn version, feature
 names, a smoke prediction, then one real recommendation on the live catalogue) and only then swaps it in
-atomically. A bundle that is incompatible (409) or broken (422) is refused and the old model keeps serving;
-a path that names no folder inside the models directory is a 404.
+atomically and publishes its version in the store (``service.fleet.publish``), which every other worker of
+every replica then converges on. A bundle that is incompatible (409) or broken (422) is refused and the old
+model keeps serving; a path that names no folder inside the models directory is a 404. ``GET /v1/model``
+says which version this worker serves and whether it is the fleet's desired one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from service.api.deps import Admin, Analyst, Ctx, QueryCheckedRoute
 from service.api.errors import ApiError
 from service.api.routes import responses
 from service.api.schemas import ModelOut, ReloadIn, ReloadOut
+from service.fleet import publish
 from service.store.audit import record_event
 
 router = APIRouter(prefix="/v1", tags=["model"], route_class=QueryCheckedRoute)
@@ -46,23 +49,28 @@ def _served(ctx: Ctx) -> Any:
 @router.get("/model", response_model=ModelOut, responses=responses(401, 403, 503))
 async def model_info(ctx: Ctx, _: Analyst) -> dict[str, Any]:
     """The model being served: version, metrics, when it was trained, the digest of its training data."""
-    return _served(ctx).describe(ctx.settings.models_dir)
+    served = _served(ctx)
+    return {**served.describe(ctx.settings.models_dir), **ctx.follower.report(served.version)}
 
 
 @router.post("/admin/model/reload", response_model=ReloadOut, responses=responses(401, 403, 404, 409, 413, 422, 503))
 async def reload_model(ctx: Ctx, caller: Admin, body: Annotated[ReloadIn | None, Body()] = None) -> dict[str, Any]:
-    """Load, check and atomically swap in a model bundle; a bad one is refused and the old one keeps serving.
-    A swap is an audit event (the model served before and after)."""
+    """Load, check and atomically swap in a model bundle, then make its version the one every worker serves;
+    a bad one is refused and the old one keeps serving. A swap is an audit event (the model served before and
+    after)."""
     _served(ctx)
     folder = _bundle_folder(ctx.settings.models_dir, (body or ReloadIn()).path)
-    try:
-        old, new = await run_in_threadpool(ctx.state.reload, folder)
-    except ModelError:
-        ctx.metrics.reloads.labels("refused").inc()
-        raise
-    ctx.metrics.reloads.labels("swapped").inc()
-    ctx.metrics.set_model(new.version, new.describe()["ranker"])
+    async with ctx.model_lock:
+        try:
+            old, new = await run_in_threadpool(ctx.state.reload, folder)
+        except ModelError:
+            ctx.metrics.reloads.labels("refused").inc()
+            raise
+        ctx.metrics.reloads.labels("swapped").inc()
+        ctx.metrics.set_model(new.version, new.describe(ctx.settings.models_dir)["ranker"])
+        ctx.follower.desired = await run_in_threadpool(
+            publish, ctx.engine, ctx.settings.models_dir, folder, set_by=caller.name or caller.key_id, check=False)
     before, after = old.describe(ctx.settings.models_dir), new.describe(ctx.settings.models_dir)
     await run_in_threadpool(record_event, ctx.engine, actor=(caller.key_id, caller.name), action="reload",
                             entity="model", record_id=after["source"] or "baseline", before=before, after=after)
-    return {"previous_version": old.version, "model": after}
+    return {"previous_version": old.version, "model": {**after, **ctx.follower.report(new.version)}}
