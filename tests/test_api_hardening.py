@@ -154,9 +154,10 @@ def _failed_start(tmp_path: Path, **env: str) -> tuple[int, str]:
 def test_a_failed_start_up_is_one_clear_line_without_a_traceback(tmp_path: Path) -> None:
     code, output = _failed_start(tmp_path, SMEMATCH_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
     assert code != 0 and "Traceback" not in output
+    # serve migrates the store before any worker starts: its failure is that one line, and nothing else errs
     failures = [line for line in output.splitlines() if "start-up failed" in line]
     assert len(failures) == 1 and "database" in failures[0]
-    assert [line for line in output.splitlines() if '"level": "error"' in line] == failures
+    assert [line for line in output.splitlines() if "error" in line.lower()] == failures
 
 
 def test_invalid_settings_are_one_clear_line(tmp_path: Path) -> None:

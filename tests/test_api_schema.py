@@ -33,7 +33,7 @@ DATA_DEPENDENT = {
     # A body may carry its record's id, but only the path's: no OpenAPI document ties a body field to the path.
     "PUT /v1/problems/{problem_id}": {"enterprise_id", "problem_id", "If-Match"},
     "PUT /v1/enterprises/{enterprise_id}": {"enterprise_id", "If-Match"},
-    # min_amount <= max_amount: a rule between two fields, which no OpenAPI document states either.
+    # max_amount: at least min_amount, a rule between two fields that the JSON Schema cannot state
     "PUT /v1/institutions/{institution_id}": {"institution_id", "If-Match", "max_amount"},
 }
 Live = tuple[str, dict[str, str]]

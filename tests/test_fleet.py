@@ -156,7 +156,7 @@ def test_two_serve_processes_on_one_store_follow_one_version_and_refuse_a_broken
                 described = model_version(str(client.base_url).rstrip("/"), keys["analyst"])
                 assert described["version"] == "learned-replicas"
                 assert described["desired_version"] == "learned-broken" and not described["matches_desired"]
-                assert "could not be loaded" in described["desired_refused"]
+                assert "checksum mismatch for model.joblib" in described["desired_refused"]  # refused before unpickling
                 ready = client.get("/readyz")
                 assert ready.status_code == 200 and ready.json()["matches_desired"] is False
                 assert client.post("/v1/recommendations", json=AD_HOC,

@@ -74,14 +74,17 @@ def register(app: typer.Typer) -> None:
                 os.environ.pop(MULTIPROCESS_DIR, None)
 
     def _upgrade(url: str) -> None:
+        """Migrate the store before any worker starts; a failure is the one line a failed start-up prints."""
+        from matching.errors import SmematchError
         from service.store import make_engine, upgrade_schema
 
-        with reported_errors():
-            engine = make_engine(url)
-            try:
-                upgrade_schema(engine)
-            finally:
-                engine.dispose()
+        engine = make_engine(url)
+        try:
+            upgrade_schema(engine)
+        except SmematchError as error:
+            raise fail(f"start-up failed: {error}", code=3) from None
+        finally:
+            engine.dispose()
 
     keys = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
     app.add_typer(keys, name="keys")
