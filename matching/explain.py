@@ -2,19 +2,23 @@
 
 Reasons name the detected need and why the institution's kind fits it, the terms the problem shares with the
 institution's profile, the features that lifted it above the other candidates (track record, sector and
-district served, amount within range) and the eligibility checks it passed.
+district served, amount within range) and the eligibility checks it passed. Beside each pair's sentences the
+engine keeps their codes and parameter values (``Explanations.data``, read with ``matching.reasons``), so a
+reader renders them in another language; the sentences are ``matching.reasons``' English templates, written
+here as f-strings because the engine writes them for every pair (a test keeps the two equal).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from matching.lexicon import CATEGORY_KIND_PRIOR
 from matching.records import CATEGORIES, INSTITUTION_KINDS, SECTORS
 
-__all__ = ["ChosenPairs", "explain_pairs", "diversify", "PREFERRED_KINDS", "CATEGORY_THRESHOLD"]
+__all__ = ["ChosenPairs", "Explanations", "explain_pairs", "diversify", "PREFERRED_KINDS", "CATEGORY_THRESHOLD"]
 
 CATEGORY_THRESHOLD = 0.35  # confidence from which a detected category counts as a stated need
 
@@ -35,6 +39,14 @@ _KIND_WORDS = {
 
 def _money(value: float) -> str:
     return f"{value:,.0f}"
+
+
+class Explanations(list):  # type: ignore[type-arg]
+    """The sentences of every chosen pair (a ``tuple[str, ...]`` each) and, in ``data``, each pair's reasons
+    as one flat tuple ``(code, *values, code, *values, ...)`` (values in ``matching.reasons.PARAMS`` order; a
+    list as its items joined by ", ", as in the sentence: no container per pair beyond the tuple)."""
+
+    data: list[tuple[Any, ...]]
 
 
 @dataclass(slots=True)
@@ -61,7 +73,7 @@ def explain_pairs(
     institution_categories: np.ndarray,
     min_amount: np.ndarray,
     max_amount: np.ndarray,
-) -> list[tuple[str, ...]]:
+) -> Explanations:
     """Reasons for every chosen pair; the numeric work is vectorised over all pairs of the chunk."""
     p, i = pairs.problem_rows, pairs.institution_rows
     kind = kinds[i]
@@ -82,7 +94,8 @@ def explain_pairs(
     # The loop reads Python values: a numpy scalar per lookup and per formatted number cost about as much as
     # the text itself (same strings: a numpy float formats as the float it holds).
     pair_sector, pair_region, pair_amount = sector[p].tolist(), region[p].tolist(), amount[p].tolist()
-    out: list[tuple[str, ...]] = []
+    out = Explanations()
+    out.data = []
     for (fits, category, certainty, kind_j, shared, good, rate_j, cases_j, in_sector, in_region, known, low_j,
          high_j, sector_j, region_j, amount_j) in zip(
             has_fit.tolist(), best.tolist(), best_conf.tolist(), kind.tolist(), pairs.shared_terms,
@@ -90,18 +103,25 @@ def explain_pairs(
             amount_known.tolist(), low.tolist(), max_amount[i].tolist(), pair_sector, pair_region, pair_amount,
             strict=True):
         reasons: list[str] = []
+        data: list[Any] = []
         if fits:
+            data += ("need_detected", CATEGORIES[category], certainty, INSTITUTION_KINDS[kind_j])
             reasons.append(
                 f"need detected: {CATEGORIES[category].replace('_', ' ')} ({certainty:.0%} confident), "
                 f"which {_KIND_WORDS[INSTITUTION_KINDS[kind_j]]} handles"
             )
         if shared:
-            reasons.append("matched terms: " + ", ".join(shared))
+            terms = ", ".join(shared)
+            data += ("matched_terms", terms)
+            reasons.append("matched terms: " + terms)
         if good:
+            data += ("track_record", rate_j, round(cases_j))
             reasons.append(f"track record: about {rate_j:.0%} of {cases_j:.0f} past cases solved")
         if in_sector:
+            data += ("sector_specialist", SECTORS[sector_j])
             reasons.append(f"specialises in the {SECTORS[sector_j].replace('_', ' ')} sector")
         if in_region:
+            data += ("district_specialist", regions[region_j])
             reasons.append(f"serves the {regions[region_j]} district specifically")
         checks = ["active"]
         if region_j >= 0:
@@ -109,11 +129,15 @@ def explain_pairs(
         if sector_j >= 0:
             checks.append("sector")
         if known:
+            data += ("amount_in_range", amount_j, low_j, high_j)
             reasons.append(f"amount {_money(amount_j)} is within its range {_money(low_j)}-{_money(high_j)}")
             checks.append("amount")
         checks.append("capacity")
-        reasons.append("eligibility passed: " + ", ".join(checks))
+        passed = ", ".join(checks)
+        reasons.append("eligibility passed: " + passed)
+        data += ("eligibility_passed", passed)
         out.append(tuple(reasons))
+        out.data.append(tuple(data))
     return out
 
 

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from matching.catalogue import Catalogue, build_catalogue
-from matching.eligibility import RULE_TEXT, RULES, check_rules, combine, eligibility_masks, eligible_matrix
+from matching.eligibility import RULES, check_rules, combine, eligibility_masks, eligible_matrix
 from matching.errors import NotFittedError
 from matching.evidence import text_evidence
-from matching.explain import CATEGORY_THRESHOLD, ChosenPairs, diversify, explain_pairs
+from matching.explain import CATEGORY_THRESHOLD, ChosenPairs, Explanations, diversify, explain_pairs
 from matching.features import FEATURE_NAMES, pair_features, track_record
 from matching.history import CaseHistory, as_seconds
 from matching.lexicon import CategoryDetector
@@ -31,6 +31,7 @@ from matching.problems import (
     validate_problems,
 )
 from matching.ranking import BaselineRanker, Ranker
+from matching.reasons import Reason
 from matching.records import CATEGORIES, INSTITUTION_KINDS, Problem, RankedInstitution, Recommendation
 from matching.retrieval import top_k
 from matching.text import readable_terms
@@ -62,9 +63,6 @@ def _stated(confidence: np.ndarray) -> list[list[int]]:
     return [row[keep].tolist() for row, keep in zip(order, stated, strict=True)]
 
 
-UNKNOWN_NEED = ("the text states no need we recognise and matches no institution's profile: please describe the "
-                "problem (what the enterprise needs, e.g. a loan, new equipment, land, power or training, and "
-                "what for)")
 FRAME_COLUMNS = ("problem_id", "enterprise_id", "rank", "institution_id", "name", "kind", "score", "reasons",
                  "categories", "escalate", "escalate_reason", "model_version")
 
@@ -78,7 +76,7 @@ class _Decided:
     chosen: list[np.ndarray | str]
     pairs: np.ndarray
     scores: np.ndarray
-    reasons: list[tuple[str, ...]]
+    reasons: Explanations
 
     def frame(self, matcher: Matcher, prepared: PreparedProblems, rows: np.ndarray) -> pd.DataFrame:
         """One row per problem and rank (an escalated problem: one row of rank 0), columns ``FRAME_COLUMNS``."""
@@ -335,15 +333,13 @@ class Matcher:
         for local, row in enumerate(rows):
             start, stop = bounds[local], bounds[local + 1]
             if unknown[local]:
-                chosen_per_problem.append(UNKNOWN_NEED)
+                chosen_per_problem.append(Reason("no_recognisable_need"))
             elif stop == start:
-                detail = ", ".join(f"{RULE_TEXT[r]}: {n[local]}" for r, n in candidates.excluded.items() if n[local])
-                chosen_per_problem.append(f"no eligible institution in the city (excluded: {detail or 'none'})")
+                excluded = {r: int(n[local]) for r, n in candidates.excluded.items() if n[local]}
+                chosen_per_problem.append(Reason("no_eligible_institution", {"excluded": excluded}))
             elif not clears[start:stop].any():
-                chosen_per_problem.append(
-                    f"no institution fits well enough (best score {scores[order[start]]:.2f} is below "
-                    f"{ranker.escalate_below:.2f})"
-                )
+                chosen_per_problem.append(Reason("below_threshold", {"best": float(scores[order[start]]),
+                                                                     "threshold": float(ranker.escalate_below)}))
             else:
                 # Once one clears the floor, the k best candidates in order: a caseworker reads a ranking, and
                 # the institution that serves a case is often not the one the model is surest of.
@@ -359,7 +355,7 @@ class Matcher:
 
     def _explain(self, prepared: PreparedProblems, candidates: Candidates, values: np.ndarray,
                  pairs: np.ndarray, track: np.ndarray, order: np.ndarray, bounds: np.ndarray,
-                 rows: np.ndarray) -> list[tuple[str, ...]]:
+                 rows: np.ndarray) -> Explanations:
         catalogue = self.catalogue_
         # Mean known track record over each problem's candidates, to say when an institution's is above it
         # (NaN for a problem none of whose candidates has one).
@@ -425,7 +421,7 @@ class Matcher:
                 institution = institution_rows[cursor]
                 ranked.append(RankedInstitution(
                     institution_id=str(ids[institution]), name=str(names[institution]), kind=kinds[cursor],
-                    score=pair_scores[cursor], rank=rank, reasons=reasons[cursor],
+                    score=pair_scores[cursor], rank=rank, reasons=reasons[cursor], reason_data=reasons.data[cursor],
                 ))
                 cursor += 1
             out.append(Recommendation(problem_id=problem_id, institutions=tuple(ranked), categories=categories,

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 __all__ = [
     "SECTORS",
     "INSTITUTION_KINDS",
     "LENDER_KINDS",
     "OUTCOME_STATUSES",
+    "CASE_STATUSES",
     "STATUS_GAIN",
     "CATEGORIES",
     "MONEY_CATEGORIES",
@@ -72,6 +74,10 @@ INSTITUTION_KINDS: tuple[str, ...] = (
 LENDER_KINDS: frozenset[str] = frozenset({"bank", "guarantee", "microcredit"})
 
 OUTCOME_STATUSES: tuple[str, ...] = ("contacted", "accepted", "declined", "solved", "failed")
+
+# A problem as a case: the statuses its events move it through (see ``service.store.cases``).
+CASE_STATUSES: tuple[str, ...] = ("open", "recommended", "referred", "accepted", "solved", "unsolved", "escalated",
+                                  "resolved_by_province", "closed")
 
 # Graded relevance of an outcome stage, for training labels and ranking metrics:
 # solved above accepted above contacted above declined/failed.
@@ -159,6 +165,8 @@ class RankedInstitution:
     score: float
     rank: int
     reasons: tuple[str, ...] = ()
+    # The reasons as data: (code, *values, code, *values, ...), values in ``matching.reasons.PARAMS`` order.
+    reason_data: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

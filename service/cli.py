@@ -15,7 +15,7 @@ import typer
 
 __all__ = ["app", "main"]
 
-COMMAND_MODULES = ("data", "store", "db", "setup", "recommend", "train", "serve", "batch", "realdata")
+COMMAND_MODULES = ("data", "store", "db", "setup", "recommend", "train", "serve", "batch", "realdata", "cases")
 
 app = typer.Typer(
     name="smematch",

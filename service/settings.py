@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # (``service.store.spool``), and where that spool lives.
     log_write_timeout_seconds: float = 0.5
     spool_dir: Path = Field(default_factory=lambda: project_home() / "data" / "spool")
+    # Cases: a rule escalates after this many failed referrals, or after this many days open
+    # (``smematch cases escalate-overdue``); 0 turns a rule off.
+    case_escalate_after_failed_referrals: int = Field(default=3, ge=0)
+    case_escalate_after_days: int = Field(default=0, ge=0)
     # FastAPI's built-in OpenTelemetry spans and metrics (needs providers configured by the operator).
     opentelemetry: bool = False
 

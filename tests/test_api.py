@@ -210,7 +210,8 @@ def test_records_are_read_and_replaced_by_id_and_created_when_new(api: Api) -> N
     assert new.status_code == 201 and new.json()["enterprise_id"] == "E000010"
     problem = {"enterprise_id": "E000010", "text": "需要小额贷款 装修店面", "amount": 80000, "stated_at": "2024-05-01"}
     assert api.put("/v1/problems/P000010", json=problem).status_code == 201
-    assert api.get("/v1/problems/P000010").json() == {"problem_id": "P000010", **problem, "amount": 80000.0}
+    assert api.get("/v1/problems/P000010").json() == {"problem_id": "P000010", **problem, "amount": 80000.0,
+                                                      "status": "open", "history": []}
     assert api.get("/v1/enterprises/E999999").status_code == 404
 
 

@@ -32,7 +32,7 @@ from service.store import create_schema, import_tables, make_engine
 from engine_fixtures import city_institutions
 
 ROOT = Path(__file__).resolve().parent.parent
-ROLES = ("caseworker", "analyst", "curator", "admin")
+ROLES = ("caseworker", "analyst", "curator", "admin", "provincial")
 
 
 def city_tables() -> Tables:

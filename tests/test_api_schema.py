@@ -30,10 +30,11 @@ ROLES = ("caseworker", "analyst", "curator", "admin")
 DATA_DEPENDENT = {
     "POST /v1/recommendations": {"region"},
     "POST /v1/outcomes": {"problem_id", "institution_id"},
-    "PUT /v1/problems/{problem_id}": {"enterprise_id", "If-Match"},
-    "PUT /v1/enterprises/{enterprise_id}": {"If-Match"},
+    # A body may carry its record's id, but only the path's: no OpenAPI document ties a body field to the path.
+    "PUT /v1/problems/{problem_id}": {"enterprise_id", "problem_id", "If-Match"},
+    "PUT /v1/enterprises/{enterprise_id}": {"enterprise_id", "If-Match"},
     # max_amount: at least min_amount, a rule between two fields that the JSON Schema cannot state
-    "PUT /v1/institutions/{institution_id}": {"If-Match", "max_amount"},
+    "PUT /v1/institutions/{institution_id}": {"institution_id", "If-Match", "max_amount"},
 }
 Live = tuple[str, dict[str, str]]
 # The stateful phase acts with this key: it lives in the settings, not the store, so no sequence of requests

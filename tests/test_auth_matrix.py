@@ -18,7 +18,10 @@ from service.api.keys import create_key, revoke_key
 from service.settings import Settings
 
 PUBLIC = frozenset({"public"})
-EVERY_ROLE = frozenset(ROLES)
+# The provincial working group holds only the routes of its queue: every other role holds the city's.
+EVERY_ROLE = frozenset(ROLES) - {"provincial"}
+PROVINCE = frozenset({"provincial"})
+CASE_READERS = EVERY_ROLE | PROVINCE
 ANALYSTS = frozenset({"analyst", "admin"})
 CURATORS = frozenset({"curator", "admin"})
 ADMINS = frozenset({"admin"})
@@ -48,7 +51,13 @@ POLICY: dict[str, frozenset[str]] = {
     "DELETE /v1/admin/keys/{key_id}": ADMINS,
     "GET /v1/exports/outcomes": ANALYSTS,
     "GET /v1/audit": ANALYSTS,
-    "GET /v1/me": EVERY_ROLE,
+    "GET /v1/me": EVERY_ROLE | PROVINCE,
+    "POST /v1/problems/{problem_id}/escalate": EVERY_ROLE,
+    "GET /v1/problems/{problem_id}/recommendations": EVERY_ROLE,
+    "GET /v1/escalations": CASE_READERS,
+    "POST /v1/escalations/{problem_id}/resolution": PROVINCE,
+    "GET /v1/exports/escalations": CASE_READERS,
+    "GET /v1/cases/overview": CASE_READERS,
 }
 # Values for path parameters: stored records (so a 404 cannot hide a 403), and a key id that does not exist
 # (so an admin's DELETE revokes nothing).

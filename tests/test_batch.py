@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from matching.tables import read_tables
 from service.cli import app
+from service.store.queue import QUEUE_COLUMNS
 from training.batch import OUTPUT_COLUMNS, STOP_AFTER_VARIABLE
 from training.simulator import simulate, write
 
@@ -59,6 +61,34 @@ def test_every_problem_gets_its_ranked_institutions_or_one_escalation_row(city: 
     assert summary["problems_escalated"] == int(frame.loc[frame["rank"] == 0, "problem_id"].nunique())
     assert summary["rows"] == len(frame)
     assert not (tmp_path / "out.parquet.parts").exists()
+
+
+def test_the_run_s_escalations_are_written_with_the_queue_s_columns(city: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(city, data)
+    problems = pd.read_csv(data / "problems.csv", dtype=str, keep_default_na=False)
+    gibberish = {**problems.iloc[0].to_dict(), "problem_id": "P9GIBBERISH", "text": "qwzx vbnm plokij", "amount": ""}
+    pd.concat([problems, pd.DataFrame([gibberish])]).to_csv(data / "problems.csv", index=False)
+    out = tmp_path / "out.parquet"
+    result = batch("--data", data, "--out", out, "-k", "3")
+    assert result.exit_code == 0, result.output
+    raw = (tmp_path / "out.escalations.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a byte order mark, for Excel
+    written = pd.read_csv(tmp_path / "out.escalations.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert tuple(written.columns) == QUEUE_COLUMNS
+    frame = pd.read_parquet(out)
+    escalated = frame.loc[frame["escalate"], ["problem_id", "escalate_reason"]]
+    assert len(escalated) > 0
+    assert written["problem_id"].tolist() == escalated["problem_id"].tolist()
+    assert written["reason"].tolist() == escalated["escalate_reason"].tolist()
+    assert set(written["escalated_by"]) == {"engine"}
+    tables = read_tables(data)
+    first = written.iloc[0]
+    problem = tables.problems.set_index("problem_id").loc[first["problem_id"]]
+    enterprise = tables.enterprises.set_index("enterprise_id").loc[problem["enterprise_id"]]
+    assert (first["text"], first["sector"], first["district"]) == (problem["text"], enterprise["sector"],
+                                                                   enterprise["region"])
+    assert int(first["days_open"]) >= 0
 
 
 def test_assignment_respects_capacity_and_gives_each_problem_at_most_one(city: Path, tmp_path: Path) -> None:

@@ -48,6 +48,17 @@ def test_a_jsonl_file_gives_one_result_per_line_in_order(data: Path, tmp_path: P
     assert bodies[2]["institutions"][0]["kind"] == "college"
 
 
+def test_lang_zh_gives_each_reason_as_code_params_and_chinese_text(data: Path) -> None:
+    arguments = ["recommend", "--data", str(data), "--text", "需要流动资金贷款", "-k", "2", "--json"]
+    english = json.loads(runner.invoke(app, arguments).stdout)
+    chinese = json.loads(runner.invoke(app, [*arguments, "--lang", "zh"]).stdout)
+    first, first_zh = english["institutions"][0]["reasons"], chinese["institutions"][0]["reasons"]
+    assert [(r["code"], r["params"]) for r in first] == [(r["code"], r["params"]) for r in first_zh]
+    assert first[-1]["text"].startswith("eligibility passed: ") and first_zh[-1]["text"].startswith("资格审核通过：")
+    table = runner.invoke(app, ["recommend", "--data", str(data), "--text", "需要流动资金贷款", "--lang", "zh"])
+    assert table.exit_code == 0 and "资格审核通过" in table.stdout
+
+
 def test_the_table_view_names_the_institutions(data: Path) -> None:
     result = runner.invoke(app, ["recommend", "--data", str(data), "--text", "boiler energy saving retrofit"])
     assert result.exit_code == 0, result.output
@@ -63,6 +74,7 @@ def test_the_table_view_names_the_institutions(data: Path) -> None:
         (["--text", "loan", "-k", "0"], "'k'"),
         (["--text", "loan", "--region", "Atlantis"], "'region'"),
         ([], "--text/--input"),
+        (["--text", "loan", "--lang", "fr"], "--lang"),
     ],
 )
 def test_bad_input_exits_non_zero_naming_the_field(data: Path, arguments: list[str], message: str) -> None:

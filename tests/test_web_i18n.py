@@ -1,5 +1,6 @@
 """The console speaks English and Simplified Chinese: every label in both, every label the page uses exists, and
-every sentence the engine writes into a recommendation has a Chinese rendering whose vocabulary is translated."""
+every reason the engine gives (a code and its parameters, ``matching.reasons``) renders in Chinese with its
+vocabulary translated."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ import pytest
 
 from matching import BaselineRanker
 from matching.context import fit_matcher
-from matching.eligibility import RULE_TEXT, RULES
-from matching.records import CATEGORIES, INSTITUTION_KINDS, OUTCOME_STATUSES, SECTORS, Problem
+from matching.eligibility import RULES
+from matching.reasons import Reason, reasons_data, render, templates
+from matching.records import CASE_STATUSES, CATEGORIES, INSTITUTION_KINDS, OUTCOME_STATUSES, SECTORS, Problem
 from matching.tables import read_tables
 from service.api.schemas import Role
 from service.web import STATIC_DIR, TEMPLATES_DIR
-from service.web.i18n import catalogue, choose_language, translate_reason
+from service.web.i18n import catalogue, choose_language
 from training.simulator import simulate, write
 
 ZH = "zh-Hans"
-PLACEHOLDER = re.compile(r"\{(\d+)([!*]?)\}")
+PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+)(\*?))?\}")
 # Label families the page builds from a vocabulary (`status_${status}` and the like), and what they must cover.
 FAMILIES = {
     "status_": OUTCOME_STATUSES,
@@ -27,6 +29,8 @@ FAMILIES = {
     "sector_": SECTORS,
     "category_": CATEGORIES,
     "role_": tuple(role.value for role in Role),
+    "case_": CASE_STATUSES,
+    "source_": ("engine", "caseworker", "rule", "outcome", "province"),
 }
 
 
@@ -48,19 +52,22 @@ def test_chinese_labels_are_written_in_chinese() -> None:
     assert untranslated == []
 
 
-def test_every_word_and_reason_template_exists_in_every_other_language() -> None:
-    found = catalogue()
-    others = set(found.languages) - {found.default}
-    assert {phrase for phrase, texts in found.words.items() if not others <= set(texts)} == set()
-    assert [pattern.pattern for pattern, templates in found.reasons if not others <= set(templates)] == []
+def test_every_reason_template_and_word_exists_in_both_languages_with_the_same_placeholders() -> None:
+    found = templates()
+    for code, texts in found["templates"].items():
+        assert set(texts) == {"en", "zh"}, code
+        assert sorted(PLACEHOLDER.findall(texts["en"])) == sorted(PLACEHOLDER.findall(texts["zh"])), code
+    for vocabulary, words in found["vocabulary"].items():
+        assert {code for code, texts in words.items() if set(texts) != {"en", "zh"}} == set(), vocabulary
 
 
-def test_reason_templates_only_name_groups_their_pattern_has() -> None:
-    for pattern, templates in catalogue().reasons:
-        for template in templates.values():
-            groups = {int(number) for number, _ in PLACEHOLDER.findall(template)}
-            assert groups <= set(range(1, pattern.groups + 1)), pattern.pattern
-            assert groups == set(range(1, pattern.groups + 1)), f"a group is dropped: {pattern.pattern}"
+def test_the_vocabularies_cover_the_domain() -> None:
+    vocabulary = templates()["vocabulary"]
+    assert set(vocabulary["category"]) == set(CATEGORIES)
+    assert set(vocabulary["kind"]) == set(INSTITUTION_KINDS)
+    assert set(vocabulary["sector"]) == set(SECTORS)
+    assert set(vocabulary["rule"]) == set(vocabulary["check"]) == set(RULES)
+    assert set(vocabulary["outcome"]) == set(OUTCOME_STATUSES)
 
 
 def _used_in_template() -> set[str]:
@@ -114,38 +121,25 @@ def test_the_page_language_follows_accept_language(header: str | None, expected:
     assert choose_language(header) == expected
 
 
-def _pattern_for(sentence: str) -> tuple[re.Match[str], str] | None:
-    for pattern, templates in catalogue().reasons:
-        match = pattern.match(sentence)
-        if match:
-            return match, templates[ZH]
-    return None
-
-
-def _untranslated(sentence: str) -> list[str]:
-    """Phrases of ``sentence`` that the Chinese rendering would have to show in English."""
-    found = _pattern_for(sentence)
-    assert found is not None, f"no pattern for {sentence!r}"
-    match, template = found
-    words = catalogue().words
+def _untranslated(reason: Reason) -> list[str]:
+    """Vocabulary parameters of ``reason`` whose Chinese word its Chinese rendering does not show."""
+    text = render(reason.code, reason.params, "zh")
+    entry = templates()["templates"][reason.code]["zh"]
+    vocabulary = templates()["vocabulary"]
     left = []
-    for number, how in PLACEHOLDER.findall(template):
-        value = match.group(int(number))
-        if how == "!":
+    for name, how, star in PLACEHOLDER.findall(entry):
+        if how not in vocabulary:
             continue
-        items = value.split(", ") if how == "*" else [value]
-        for item in items:
-            counted = re.match(r"^(.*): \d+$", item)
-            phrase = counted.group(1) if how == "*" and counted and item not in words else item
-            if phrase not in words:
-                left.append(phrase)
+        values = reason.params[name] if star else [reason.params[name]]
+        left += [value for value in values if vocabulary[how][value]["zh"] not in text]
     return left
 
 
 @pytest.fixture(scope="module")
-def engine_sentences(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """Every reason and escalation sentence the engine writes for a small simulated city and for gibberish
-    (the other escalations are hard to provoke on a generated city: see the test after next)."""
+def engine_sentences(tmp_path_factory: pytest.TempPathFactory) -> list[Reason]:
+    """Every reason the engine gives for a small simulated city and for gibberish (the other escalations are
+    hard to provoke on a generated city: see the test after next), as ``Reason`` objects: the engine's
+    sentence with the code and parameters it keeps beside it."""
     folder = tmp_path_factory.mktemp("city")
     write(simulate(n_enterprises=150, n_institutions=40, seed=3), folder)
     tables = read_tables(folder)
@@ -153,43 +147,58 @@ def engine_sentences(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     problems = tables.problems.merge(tables.enterprises.drop(columns=["name"]), on="enterprise_id")
     region = str(tables.enterprises["region"].iloc[0])
     extra = [Problem(text="qwzx vbnm plokij", region=region)]
-    sentences: set[str] = set()
+    sentences: dict[str, Reason] = {}
     for result in [*matcher.recommend(problems, k=5), *matcher.recommend(extra, k=5)]:
-        sentences.update(reason for item in result.institutions for reason in item.reasons)
+        for item in result.institutions:
+            found = reasons_data(item.reasons, item.reason_data)
+            assert len(found) == len(item.reasons)
+            for sentence, data in zip(item.reasons, found, strict=True):
+                reason = Reason(data["code"], data["params"])
+                assert reason == sentence  # the engine's sentence is the English template's
+                sentences[sentence] = reason
         if result.escalate_reason:
-            sentences.add(result.escalate_reason)
-    return sorted(sentences)
+            assert isinstance(result.escalate_reason, Reason), result.escalate_reason
+            sentences[str(result.escalate_reason)] = result.escalate_reason
+    return [sentences[text] for text in sorted(sentences)]
 
 
-def test_every_engine_sentence_has_a_chinese_rendering_with_its_vocabulary_translated(
-    engine_sentences: list[str],
+def test_every_engine_reason_has_a_chinese_rendering_with_its_vocabulary_translated(
+    engine_sentences: list[Reason],
 ) -> None:
     assert len(engine_sentences) > 50
-    for prefix in ("need detected:", "matched terms:", "eligibility passed:", "the text states no need"):
-        assert any(s.startswith(prefix) for s in engine_sentences), prefix
-    assert {s: _untranslated(s) for s in engine_sentences if _untranslated(s)} == {}
-    rendered = [translate_reason(s, ZH) for s in engine_sentences]
-    assert all(re.search(r"[\u4e00-\u9fff]", text) for text in rendered)
+    codes = {reason.code for reason in engine_sentences}
+    assert {"need_detected", "matched_terms", "eligibility_passed", "no_recognisable_need"} <= codes
+    assert codes <= set(templates()["templates"]) - {"text"}
+    assert {str(r): _untranslated(r) for r in engine_sentences if _untranslated(r)} == {}
+    assert all(re.search(r"[\u4e00-\u9fff]", render(r.code, r.params, "zh")) for r in engine_sentences)
+    assert all(render(r.code, r.params, "en") == str(r) for r in engine_sentences)
 
 
-def test_the_escalation_sentences_are_translated_with_their_details() -> None:
-    excluded = ", ".join(f"{RULE_TEXT[rule]}: {n}" for n, rule in enumerate(RULES, start=1))
-    assert translate_reason(f"no eligible institution in the city (excluded: {excluded})", ZH) == (
+def test_the_escalation_reasons_are_rendered_with_their_details() -> None:
+    excluded = Reason("no_eligible_institution", {"excluded": {rule: n for n, rule in enumerate(RULES, start=1)}})
+    assert render(excluded.code, excluded.params, "zh") == (
         "本市没有符合条件的机构（排除原因：机构未在营：1、不服务该企业所在区域：2、不服务该企业所在行业：3、"
         "申请金额超出其放贷范围：4、本月接案已满：5）"
     )
-    assert translate_reason("no institution fits well enough (best score 0.04 is below 0.10)", ZH) == (
-        "没有足够合适的机构（最高得分 0.04 低于阈值 0.10）"
-    )
-    assert translate_reason("eligibility passed: active, region, capacity", ZH) == (
-        "资格审核通过：机构在营、服务区域、接案余量"
-    )
+    assert str(excluded).startswith("no eligible institution in the city (excluded: institution is not active: 1, ")
+    assert render("no_eligible_institution", {"excluded": {}}, "zh") == "本市没有符合条件的机构（排除原因：无）"
+    assert render("below_threshold", {"best": 0.04, "threshold": 0.1}, "zh") == (
+        "没有足够合适的机构（最高得分 0.04 低于阈值 0.10）")
+    assert str(Reason("below_threshold", {"best": 0.04, "threshold": 0.1})) == (
+        "no institution fits well enough (best score 0.04 is below 0.10)")
+    assert render("eligibility_passed", {"checks": ["active", "region", "capacity"]}, "zh") == (
+        "资格审核通过：机构在营、服务区域、接案余量")
 
 
-def test_an_unknown_sentence_is_shown_as_the_engine_wrote_it_and_english_is_left_alone() -> None:
-    assert translate_reason("a sentence from a newer engine", ZH) == "a sentence from a newer engine"
-    assert translate_reason("matched terms: loan, 贷款", "en") == "matched terms: loan, 贷款"
-    assert translate_reason("matched terms: loan, 贷款", ZH) == "匹配的词语：loan, 贷款"
+def test_an_unknown_code_renders_its_text_and_a_reason_survives_pickling() -> None:
+    import pickle
+
+    assert render("from_a_newer_engine", {"text": "a sentence from a newer engine"}, "zh") == (
+        "a sentence from a newer engine")
+    reason = Reason("matched_terms", {"terms": ["loan", "贷款"]})
+    assert render(reason.code, reason.params, "zh") == "匹配的词语：loan、贷款"
+    again = pickle.loads(pickle.dumps(reason))
+    assert again == reason and again.code == "matched_terms" and again.params == reason.params
 
 
 def test_the_labels_file_is_what_the_page_fetches() -> None:

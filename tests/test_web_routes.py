@@ -126,6 +126,22 @@ def test_the_page_is_rendered_in_the_readers_language_and_holds_no_data(console:
     assert "smk_" not in english.text and "E0000" not in english.text
 
 
+def test_lang_picks_the_page_language_and_unknown_query_parameters_are_ignored(console: Console) -> None:
+    chinese = console.client.get("/?lang=zh", headers={"Accept-Language": "en-GB"})
+    assert chinese.status_code == 200 and '<html lang="zh-Hans">' in chinese.text
+    shared = console.client.get("/?utm_source=wechat&lang=en&x=1", headers={"Accept-Language": "zh-CN"})
+    assert shared.status_code == 200 and '<html lang="en">' in shared.text
+    unknown = console.client.get("/?lang=fr", headers={"Accept-Language": "zh-CN"})
+    assert unknown.status_code == 200 and '<html lang="zh-Hans">' in unknown.text
+    assert console.client.get("/v1/me?utm_source=x").status_code == 422  # the API still refuses them
+
+
+def test_the_reason_templates_are_served_for_the_page(console: Console) -> None:
+    templates = console.client.get("/console/reasons.json").json()
+    assert templates["templates"]["need_detected"]["zh"].startswith("识别到需求")
+    assert templates["vocabulary"]["kind"]["bank"] == {"en": "a bank", "zh": "银行"}
+
+
 def test_me_answers_the_role_of_the_presented_key(console: Console) -> None:
     for role, key in console.keys.items():
         answer = console.client.get("/v1/me", headers={"X-API-Key": key})

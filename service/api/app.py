@@ -49,7 +49,7 @@ from service.api.logbook import LogBook
 from service.api.metrics import Metrics
 from service.api.middleware import RequestMiddleware
 from service.api.refits import Refits
-from service.api.routes import admin, audit, exports, health, model, outcomes, recommendations
+from service.api.routes import admin, audit, cases, exports, health, model, outcomes, recommendations
 from service.api.routes import records as record_routes
 from service.api.search import NameIndexes
 from service.api.security import KeyRing, hash_key
@@ -172,7 +172,7 @@ def create_app(
     app.add_middleware(SecurityHeaders, docs_paths=frozenset({"/docs", "/docs/oauth2-redirect"} if docs else ()))
     # Each router carries its full prefix (``/v1``), so a route's template is its whole path (metrics, logs).
     for router in (health.router, recommendations.router, record_routes.router, outcomes.router, model.router,
-                   admin.router, exports.router, audit.router):
+                   admin.router, exports.router, audit.router, cases.router):
         app.include_router(router)
     mount_console(app, settings)
     return app

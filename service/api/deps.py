@@ -32,8 +32,9 @@ from service.api.state import ModelState
 from service.fleet import Follower
 from service.settings import Settings
 
-__all__ = ["Context", "Ctx", "Caseworker", "Analyst", "Curator", "Admin", "API_KEY_HEADER", "require",
-           "no_unknown_query", "QueryCheckedRoute", "authorize", "requires_role", "SECURITY"]
+__all__ = ["Context", "Ctx", "Caseworker", "Analyst", "Curator", "Admin", "Provincial", "CaseReader", "AnyRole",
+           "API_KEY_HEADER", "require", "no_unknown_query", "QueryCheckedRoute", "authorize", "requires_role",
+           "SECURITY"]
 
 API_KEY_HEADER = "X-API-Key"
 _scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="an API key from `smematch keys create`")
@@ -62,18 +63,19 @@ async def _context(request: Request) -> Context:
 Ctx = Annotated[Context, Depends(_context)]
 
 
-def require(role: Role) -> Callable[..., Awaitable[Caller]]:
-    """A dependency that lets callers with at least ``role`` through and refuses the rest."""
+def require(role: Role | tuple[Role, ...]) -> Callable[..., Awaitable[Caller]]:
+    """A dependency that lets callers with at least ``role`` (one of them, for a tuple) through."""
 
     async def check(request: Request, key: Annotated[str | None, Depends(_scheme)]) -> Caller:
         return await authorize(request, role, key)
 
-    check.__name__ = f"require_{role.value}"
+    check.__name__ = "require_" + "_or_".join(one.value for one in (role if isinstance(role, tuple) else (role,)))
     return check
 
 
-async def authorize(request: Request, role: Role, key: str | None) -> Caller:
-    """The caller of the key ``key`` (the ``X-API-Key`` header), if its role is at least ``role``; else 401/403."""
+async def authorize(request: Request, role: Role | tuple[Role, ...], key: str | None) -> Caller:
+    """The caller of the key ``key`` (the ``X-API-Key`` header), if its role is at least ``role`` (one of them,
+    for a tuple); else 401/403."""
     if not key:
         raise ApiError(401, f"an API key is required in the {API_KEY_HEADER} header",
                        headers={"WWW-Authenticate": API_KEY_HEADER})
@@ -83,8 +85,10 @@ async def authorize(request: Request, role: Role, key: str | None) -> Caller:
         caller = await run_in_threadpool(keys.resolve, key)
     if caller is None:
         raise ApiError(401, "the API key is unknown or revoked", headers={"WWW-Authenticate": API_KEY_HEADER})
-    if not allows(caller.role, role):
-        raise ApiError(403, f"this needs the {role.value} role; the key has the {caller.role} role")
+    roles = role if isinstance(role, tuple) else (role,)
+    if not any(allows(caller.role, one) for one in roles):
+        needed = " or ".join(one.value for one in roles)
+        raise ApiError(403, f"this needs the {needed} role; the key has the {caller.role} role")
     request.state.key_id = caller.key_id
     return caller
 
@@ -155,3 +159,6 @@ Caseworker = Annotated[Caller, Depends(require(Role.caseworker))]
 Analyst = Annotated[Caller, Depends(require(Role.analyst))]
 Curator = Annotated[Caller, Depends(require(Role.curator))]
 Admin = Annotated[Caller, Depends(require(Role.admin))]
+Provincial = Annotated[Caller, Depends(require(Role.provincial))]
+CaseReader = Annotated[Caller, Depends(require((Role.caseworker, Role.provincial)))]
+AnyRole = Annotated[Caller, Depends(require(tuple(Role)))]

@@ -9,6 +9,7 @@ Mapping (the only place it is written down):
     matching.IncompatibleModel       409 (a model built for other code or other features)
     matching.ModelError              422 (a model bundle that cannot be loaded)
     service.store.OutcomeConflict    409, one detail item per differing field
+    service.store.CaseConflict       409, naming the case's status
     service.store.StoreError         503 (the database failed or is unreachable)
     Starlette HTTPException          its status (404 unknown route, 405 wrong method); FastAPI's 400 for a
                                      body it cannot decode becomes a 422 naming ``body``
@@ -29,7 +30,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from matching.errors import IncompatibleModel, InvalidInput, Issue, ModelError
-from service.store.errors import OutcomeConflict, StoreError
+from service.store.errors import CaseConflict, OutcomeConflict, StoreError
 
 __all__ = ["ApiError", "error_body", "install", "issue_detail", "LOCATIONS"]
 
@@ -129,6 +130,11 @@ async def _conflict(_request: Request, exc: Exception) -> JSONResponse:
     return _json(409, error_body("this outcome_id is stored already with a different body", detail))
 
 
+async def _case_conflict(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CaseConflict)
+    return _json(409, error_body(str(exc), [{"field": "status", "problem": f"the problem is {exc.status}"}]))
+
+
 async def _store(_request: Request, exc: Exception) -> JSONResponse:
     log.warning("store error", extra={"exception": type(exc.__cause__ or exc).__name__})
     return _json(503, error_body("the database is not available; retry later"))
@@ -142,4 +148,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ModelError, _model_error)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(OutcomeConflict, _conflict)
+    app.add_exception_handler(CaseConflict, _case_conflict)
     app.add_exception_handler(StoreError, _store)

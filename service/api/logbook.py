@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from service.api.batching import Job
 from service.api.metrics import Metrics
-from service.api.recommending import log_entries
+from service.api.recommending import log_entries, move_cases
 from service.store.errors import StoreError
 from service.store.log import check_log_writable, log_rows, write_log_rows
 from service.store.spool import Spool
@@ -47,14 +47,25 @@ class LogBook:
         if not self._spooling.is_set():
             try:
                 write_log_rows(self.engine, heads, items)
-                return
             except StoreError as error:  # locked, unreachable, timed out: the spool takes it
                 self._spooling.set()
                 self._last_error = str(error)
                 log.warning("the recommendation log is spooled: the store did not take it",
                             extra={"exception": type(error.__cause__ or error).__name__})
+            else:
+                self._move_cases(jobs)
+                return
         self.spool.append(heads, items)
         self.metrics.log_spooled.inc()
+
+    def _move_cases(self, jobs: Sequence[Job]) -> None:
+        """The engine's case moves (recommended, escalated), once the log is in the store. Not spooled: when the
+        store does not take them in time they are left out (a caseworker or a rule can still move the case)."""
+        try:
+            move_cases(self.engine, jobs)
+        except StoreError as error:
+            log.warning("the engine's case moves were not recorded: the store did not take them",
+                        extra={"exception": type(error.__cause__ or error).__name__})
 
     def drain(self) -> int:
         """Move what the spool holds into the store; returns the batches moved. Raises ``StoreError`` while the

@@ -8,6 +8,10 @@
   per micro-batch, or the local spool when the store does not take it at once). Ids: the response's
   ``recommendation_id`` is a new UUID; its problems are logged as ``<recommendation_id>-1``, ``-2``, ... in
   response order.
+- Reasons: the request JSON keeps each shown institution's reasons and the escalation reason as
+  ``{code, params}`` (``service.api.cases.logged_reasons``); ``response`` renders them as ``{code, params,
+  text}`` in the caller's language. Once the log is in the store, the cases of stored problems move
+  (``move_cases``: recommended, or escalated by the engine).
 - Propensity (logged per shown institution): ranking is deterministic, so every shown institution was shown
   with probability 1; what is uncertain is whether the caseworker *looked* at it. We log the examination
   propensity of the position-based model, ``1 / rank`` (eta = 1, as in Joachims et al. 2017), which
@@ -28,9 +32,11 @@ from matching.errors import InvalidInput, Issue
 from matching.records import Recommendation
 from matching.text import has_content
 from service.api.batching import Job, LogWriter
+from service.api.cases import engine_moves, logged_reasons, ranked_reasons_out, reason_out, stored_subjects
 from service.api.errors import ApiError
 from service.api.schemas import EnterpriseSubject, ProblemSubject, RecommendationIn, TextSubject
 from service.store import LoggedRecommendation, get_enterprise, get_problem, log_recommendations, problems_of
+from service.store.cases import apply_moves
 
 __all__ = ["problems_for", "check_rows", "unknown_regions", "log_entries", "log_writer", "response",
            "new_recommendation_id", "propensity", "PROPENSITY_MODEL"]
@@ -103,8 +109,8 @@ def log_entries(jobs: Sequence[Job]) -> list[LoggedRecommendation]:
                 recommendation=result,
                 text=job.rows[position - 1]["text"],
                 request={**job.meta, "k": job.k, "escalate": result.escalate,
-                         "escalate_reason": result.escalate_reason, "categories": result.categories,
-                         "propensity_model": PROPENSITY_MODEL},
+                         "categories": result.categories, "propensity_model": PROPENSITY_MODEL,
+                         **logged_reasons(result)},
                 enterprise_id=job.meta.get("enterprise_id"),
                 propensities=[propensity(item.rank) for item in result.institutions],
                 recommendation_id=f"{job.meta['recommendation_id']}-{position}",
@@ -112,20 +118,31 @@ def log_entries(jobs: Sequence[Job]) -> list[LoggedRecommendation]:
     return entries
 
 
+def move_cases(engine: Engine, jobs: Sequence[Job]) -> None:
+    """Move the cases of the stored problems ``jobs`` answered (``service.api.cases.engine_moves``)."""
+    moves = [move for job in jobs for move in engine_moves(stored_subjects([job]), job.meta.get("key_id"))]
+    if moves:
+        apply_moves(engine, moves)
+
+
 def log_writer(engine: Engine) -> LogWriter:
     """Straight to the store, waiting as long as it takes (the service uses ``service.api.logbook``)."""
     def write(jobs: Sequence[Job]) -> None:
         log_recommendations(engine, log_entries(jobs))
+        move_cases(engine, jobs)
 
     return write
 
 
 def response(recommendation_id: str, model_version: str, enterprise_id: str | None,
-             results: Sequence[Recommendation]) -> dict[str, Any]:
+             results: Sequence[Recommendation], language: str = "en") -> dict[str, Any]:
     shaped = []
     for position, result in enumerate(results, start=1):
         item = result.to_dict()
         item.pop("model_version", None)
+        for shown, ranked in zip(item["institutions"], result.institutions, strict=True):
+            shown["reasons"] = ranked_reasons_out(ranked, language)
+        item["escalate_reason"] = reason_out(result.escalate_reason, language)
         item["recommendation_id"] = f"{recommendation_id}-{position}"
         shaped.append(item)
     version = results[0].model_version if results else model_version

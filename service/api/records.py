@@ -155,15 +155,24 @@ def _insert(dialect: str, table: Any) -> Insert:
     return insert(table)
 
 
+def _same_id(column: str, path: str, body: str | None) -> None:
+    """A body may carry its record's id (a record fetched with GET is PUT back unchanged), but only the path's."""
+    if body is not None and body != path:
+        raise InvalidInput(Issue(column=column, expected=f"the id in the path ({path!r}) or no {column}",
+                                 found=repr(body)))
+
+
 def put_enterprise(engine: Engine, enterprise_id: str, body: EnterpriseIn, *, actor: Caller,
                    if_match: str | None = None) -> Stored:
-    values = {"enterprise_id": enterprise_id, **body.model_dump(mode="json")}
+    _same_id("enterprise_id", enterprise_id, body.enterprise_id)
+    values = {**body.model_dump(mode="json"), "enterprise_id": enterprise_id}
     return _upsert(engine, "enterprises", values, actor=actor, if_match=if_match)
 
 
 def put_problem(engine: Engine, problem_id: str, body: ProblemIn, *, actor: Caller,
                 if_match: str | None = None) -> Stored:
-    values = {"problem_id": problem_id, **body.model_dump()}
+    _same_id("problem_id", problem_id, body.problem_id)
+    values = {**body.model_dump(exclude={"status", "history"}), "problem_id": problem_id}
     values["stated_at"] = datetime.combine(body.stated_at, time())
     return _upsert(engine, "problems", values, actor=actor, if_match=if_match,
                    check={"enterprise_id": "enterprises"})
@@ -171,7 +180,8 @@ def put_problem(engine: Engine, problem_id: str, body: ProblemIn, *, actor: Call
 
 def put_institution(engine: Engine, institution_id: str, body: InstitutionIn, *, actor: Caller,
                     if_match: str | None = None) -> Stored:
-    values = {"institution_id": institution_id, **body.model_dump(mode="json")}
+    _same_id("institution_id", institution_id, body.institution_id)
+    values = {**body.model_dump(mode="json"), "institution_id": institution_id}
     return _upsert(engine, "institutions", values, actor=actor, if_match=if_match)
 
 

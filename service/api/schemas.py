@@ -21,7 +21,7 @@ __all__ = [
     "Sector", "Kind", "Status", "Role", "Id", "Name", "Money", "Moment",
     "ErrorItem", "ErrorBody",
     "RecommendationIn", "EnterpriseSubject", "ProblemSubject", "TextSubject",
-    "RankedOut", "ProblemRecommendationOut", "RecommendationOut",
+    "ReasonOut", "RankedOut", "ProblemRecommendationOut", "RecommendationOut",
     "EnterpriseIn", "EnterpriseOut", "ProblemIn", "ProblemOut", "InstitutionIn", "InstitutionOut",
     "EnterpriseHit", "ProblemHit", "InstitutionHit", "EnterpriseHits", "ProblemHits", "InstitutionHits",
     "OutcomeIn", "OutcomeOut", "OutcomePage",
@@ -45,6 +45,7 @@ class Role(StrEnum):
     analyst = "analyst"
     curator = "curator"
     admin = "admin"
+    provincial = "provincial"  # the provincial working group: its queue and resolutions, outside the ladder
 
 
 # Strings: no NUL or other control characters (they break PostgreSQL text and logs; tabs and new lines are
@@ -184,13 +185,19 @@ RecommendationIn = Annotated[
 ]
 
 
+class ReasonOut(BaseModel):
+    code: str = Field(description="what kind of reason (matching.reasons); clients render it from code and params")
+    params: dict[str, Any]
+    text: str = Field(description="the reason in the request's language (Accept-Language, or ?lang=en|zh)")
+
+
 class RankedOut(BaseModel):
     institution_id: str
     name: str
     kind: Kind
     score: float
     rank: int
-    reasons: list[str]
+    reasons: list[ReasonOut]
 
 
 class ProblemRecommendationOut(BaseModel):
@@ -199,7 +206,7 @@ class ProblemRecommendationOut(BaseModel):
     institutions: list[RankedOut]
     categories: dict[str, float] = Field(description="detected need categories and their confidence")
     escalate: bool = Field(description="true: no institution fits well enough; refer to the working group")
-    escalate_reason: str | None
+    escalate_reason: ReasonOut | None
     excluded: dict[str, int] = Field(description="eligibility rule -> institutions it excluded")
 
 
@@ -215,6 +222,7 @@ class RecommendationOut(BaseModel):
 
 
 class EnterpriseIn(_In):
+    enterprise_id: Id | None = Field(default=None, description="optional; when given, it must be the id in the path")
     name: Name
     sector: Sector
     region: Short
@@ -234,6 +242,12 @@ class EnterpriseOut(BaseModel):
 
 
 class ProblemIn(_In):
+    problem_id: Id | None = Field(default=None, description="optional; when given, it must be the id in the path")
+    # What GET adds, so that a problem fetched is PUT back as it is: read-only, ignored here (a case moves only
+    # by its events: service.store.cases).
+    status: Short | None = Field(default=None, description="read-only (the case's status): ignored")
+    # Unbounded but by the body's size limit: a read-only field has no length of its own to enforce.
+    history: list[dict[str, Any]] | None = Field(default=None, description="read-only (the case's events): ignored")
     enterprise_id: Id
     text: ProblemText
     amount: Money | None = None
@@ -249,6 +263,7 @@ class ProblemOut(BaseModel):
 
 
 class InstitutionIn(_In):
+    institution_id: Id | None = Field(default=None, description="optional; when given, it must be the id in the path")
     name: Name
     kind: Kind
     description: Text
@@ -287,6 +302,7 @@ class EnterpriseHit(EnterpriseOut):
 
 class ProblemHit(ProblemOut):
     score: float | None = Field(description="how well the text matches the query, 0-100; null without q")
+    status: str | None = Field(default=None, description="the case's status, when listed by status")
 
 
 class InstitutionHit(InstitutionOut):
@@ -299,6 +315,7 @@ class EnterpriseHits(BaseModel):
 
 class ProblemHits(BaseModel):
     items: list[ProblemHit]
+    next_offset: int | None = Field(default=None, description="listed by status: the next page's offset, if any")
 
 
 class InstitutionHits(BaseModel):

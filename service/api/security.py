@@ -6,6 +6,8 @@ A route names the role it needs and ``ALLOWED`` says which roles hold it: every 
 rights (read the catalogue and enterprises, recommend, record outcomes); ``analyst`` adds the model, exports
 and the audit trail; ``curator`` adds editing institutions, enterprises and problems; ``admin`` has all of
 these and keys and models. ``analyst`` and ``curator`` are siblings: neither has the other's rights.
+``provincial`` (the provincial working group) holds only its own: the queue of escalated problems and their
+resolutions; routes that both may use name both.
 
 ``KeyRing`` answers "which role does this key have?" from the store, remembering answers for a few seconds so
 the hot path (recommendations) does not query the database on every request; a revoked key stops working
@@ -30,10 +32,11 @@ KEY_PREFIX = "smk_"
 MAX_KEY_LENGTH = 200
 # needed role -> the roles that hold it (the one place the policy is written).
 ALLOWED: dict[str, frozenset[str]] = {
-    Role.caseworker: frozenset(Role),
+    Role.caseworker: frozenset(Role) - {Role.provincial},
     Role.analyst: frozenset({Role.analyst, Role.admin}),
     Role.curator: frozenset({Role.curator, Role.admin}),
     Role.admin: frozenset({Role.admin}),
+    Role.provincial: frozenset({Role.provincial}),
 }
 
 

@@ -2,7 +2,8 @@
 
 Input: a data folder (``--data``) or the store (``--db URL``); the model bundle at ``<models_dir>/current``
 when there is one, else the baseline ranker. Output: the Parquet file (``--out``), its summary JSON beside it,
-a progress bar while it runs and the summary printed at the end. The work is ``training.batch.run_batch``.
+the run's escalations as ``OUT.escalations.csv`` (the provincial queue's columns, ``service.batch_queue``), a
+progress bar while it runs and the summary printed at the end. The work is ``training.batch.run_batch``.
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ def batch(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")] = False,
 ) -> None:
     """Recommend institutions for every problem of every enterprise and write them to Parquet."""
+    from service.batch_queue import write_escalations
     from service.settings import Settings
+    from service.store.clock import utc_now
     from training.batch import BatchOptions, run_batch, summary_path
 
     with reported_errors():
@@ -116,7 +119,9 @@ def batch(
 
             summary = run_batch(source, ranker, replace(options, model_digest=digest),
                                 on_progress=on_progress, on_phase=lambda phase: progress.console.log(phase))
+        escalations = write_escalations(source, out, now=utc_now())
         _show(summary, summary_path(out))
+        out_console.print(f"escalations: {escalations}", highlight=False)
     from service.cli import allow_quick_exit
 
     allow_quick_exit()  # the output, its summary and every part are written, closed and renamed

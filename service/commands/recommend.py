@@ -1,4 +1,7 @@
-"""CLI: ``smematch recommend`` for one problem text or a JSON-lines file of problems."""
+"""CLI: ``smematch recommend`` for one problem text or a JSON-lines file of problems.
+
+Reasons are shown in ``--lang`` (``en`` or ``zh``); with ``--json`` each is ``{code, params, text}``, as the API
+gives them."""
 
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ from matching.context import as_time, check_as_of, fit_matcher, problem_frame
 from matching.errors import InvalidInput, Issue
 from matching.problems import PROBLEM_COLUMNS
 from matching.ranking import load_bundle
-from matching.records import Recommendation
+from matching.reasons import LANGUAGES, reason_data, reasons_data, render
+from matching.records import RankedInstitution, Recommendation
 from matching.tables import Tables
 from service.commands._common import out_console, reported_errors
 from service.loading import current_ranker, load_tables_from
@@ -72,20 +76,35 @@ def with_known_problems(lines: pd.DataFrame, tables: Tables) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def result_json(result: Recommendation) -> str:
-    return json.dumps(result.to_dict(), ensure_ascii=False)
+def _reason(reason: str | None, language: str) -> dict | None:
+    data = reason_data(reason)
+    return None if data is None else {**data, "text": render(data["code"], data["params"], language)}
 
 
-def show(result: Recommendation) -> None:
+def _reasons(item: RankedInstitution, language: str) -> list[dict]:
+    return [{**data, "text": render(data["code"], data["params"], language)}
+            for data in reasons_data(item.reasons, item.reason_data)]
+
+
+def result_json(result: Recommendation, language: str = "en") -> str:
+    shaped = result.to_dict()
+    for shown, item in zip(shaped["institutions"], result.institutions, strict=True):
+        shown["reasons"] = _reasons(item, language)
+    shaped["escalate_reason"] = _reason(result.escalate_reason, language)
+    return json.dumps(shaped, ensure_ascii=False)
+
+
+def show(result: Recommendation, language: str = "en") -> None:
     categories = ", ".join(f"{c} ({v:.0%})" for c, v in result.categories.items()) or "none recognised"
     out_console.print(f"[bold]needs:[/] {categories}   [dim]model {result.model_version}[/]")
     if result.escalate:
-        out_console.print(f"[bold yellow]escalate:[/] {result.escalate_reason}")
+        escalation = _reason(result.escalate_reason, language)
+        out_console.print(f"[bold yellow]escalate:[/] {escalation['text'] if escalation else ''}", highlight=False)
         return
     table = Table("#", "institution", "kind", "score", "reasons", show_lines=True)
     for item in result.institutions:
         table.add_row(str(item.rank), f"{item.name}\n[dim]{item.institution_id}[/]", item.kind,
-                      f"{item.score:.3f}", "\n".join(item.reasons))
+                      f"{item.score:.3f}", "\n".join(r["text"] for r in _reasons(item, language)))
     out_console.print(table)
 
 
@@ -106,11 +125,14 @@ def register(app: typer.Typer) -> None:
         as_of: Annotated[str | None, typer.Option(
             "--as-of", help="Answer as on this date: only outcomes recorded before it count (track record, "
                             "history, load).")] = None,
+        lang: Annotated[str, typer.Option("--lang", help="The language of the reasons: en or zh.")] = "en",
     ) -> None:
         """Recommend institutions for a problem, or for every line of a JSON-lines file, in order.
 
         A line that names a problem_id of the tables takes that problem's fields where it gives none."""
         with reported_errors():
+            if lang not in LANGUAGES:
+                raise InvalidInput(Issue(column="--lang", expected=f"one of {', '.join(LANGUAGES)}", found=repr(lang)))
             if (text is None) == (input is None):
                 raise InvalidInput(Issue(column="--text/--input", expected="exactly one of them", found=(
                     "both" if text is not None else "neither")))
@@ -126,6 +148,6 @@ def register(app: typer.Typer) -> None:
             results = matcher.recommend(problems, k=k)
         for result in results:
             if as_json:
-                typer.echo(result_json(result))
+                typer.echo(result_json(result, lang))
             else:
-                show(result)
+                show(result, lang)

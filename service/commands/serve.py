@@ -18,7 +18,7 @@ import typer
 from service.commands._common import fail, out_console, reported_errors
 from service.settings import Settings
 
-ROLES = ("caseworker", "analyst", "curator", "admin")
+ROLES = ("caseworker", "analyst", "curator", "admin", "provincial")
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's; not imported here to keep the CLI light
 
 
@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
 
     @keys.command("create")
     def create(
-        role: Annotated[str, typer.Option(help="caseworker, analyst, curator or admin.")],
+        role: Annotated[str, typer.Option(help="caseworker, analyst, curator, admin or provincial.")],
         name: Annotated[str | None, typer.Option(help="Who or what the key is for.")] = None,
     ) -> None:
         """Create a key and print it alone on standard output (it is shown only this once)."""

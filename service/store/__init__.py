@@ -14,7 +14,8 @@ schema once with ``create_schema(engine)`` (the Alembic migrations to the head) 
 Modules: ``models`` (ORM schema), ``engine`` (URLs, SQLite pragmas, transactions), ``bulk`` (import and
 load), ``outcomes`` (idempotent outcome writes), ``log`` (the recommendation log), ``lookup`` (single
 records), ``migrate`` (Alembic: ``upgrade_schema``, ``current_revision``), ``serving`` (the fleet's model
-version), ``errors`` (``OutcomeConflict``, ``StoreError``).
+version), ``cases`` (a problem's lifecycle as events), ``queue`` (cases by status, the provincial queue, the
+overview), ``clock`` (times as stored), ``errors`` (``OutcomeConflict``, ``CaseConflict``, ``StoreError``).
 """
 
 from service.store.bulk import ImportSummary, Progress, TableCounts, count_rows, import_tables, load_tables

@@ -3,6 +3,7 @@
     SmematchError
      ├── InvalidInput
      │    └── OutcomeConflict   an outcome_id already stored with a different body (HTTP 409)
+     ├── CaseConflict           a case move its status does not allow, e.g. resolving one not escalated (409)
      └── StoreError             the database failed or could not be reached (HTTP 503)
 
 ``translated_errors()`` turns SQLAlchemy's errors into ``StoreError`` (its message names the failing
@@ -18,11 +19,19 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from matching.errors import InvalidInput, SmematchError
 
-__all__ = ["OutcomeConflict", "StoreError", "translated_errors"]
+__all__ = ["OutcomeConflict", "CaseConflict", "StoreError", "translated_errors"]
 
 
 class OutcomeConflict(InvalidInput):
     """A replay of ``outcome_id`` whose body differs from the stored outcome."""
+
+
+class CaseConflict(SmematchError):
+    """A case move that the case's status does not allow; ``status`` is the status it has."""
+
+    def __init__(self, message: str, *, status: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class StoreError(SmematchError):

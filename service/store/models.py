@@ -23,15 +23,17 @@ from sqlalchemy import (
     DateTime,
     Double,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from matching.records import INSTITUTION_KINDS, OUTCOME_STATUSES, SECTORS
+from matching.records import CASE_STATUSES, INSTITUTION_KINDS, OUTCOME_STATUSES, SECTORS
 from matching.tables import MAX_ID_LENGTH
 
 __all__ = [
@@ -44,6 +46,8 @@ __all__ = [
     "RecommendationItemRow",
     "ApiKeyRow",
     "AuditEventRow",
+    "CaseEventRow",
+    "CaseRow",
     "ServedModelRow",
     "CONTRACT_MODELS",
     "table_of",
@@ -196,6 +200,47 @@ class ServedModelRow(Base):
     bundle: Mapped[str] = mapped_column(Text)
     set_at: Mapped[datetime]
     set_by: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseEventRow(Base):
+    """One transition of a problem's case, append-only. ``(problem_id, sequence)`` is unique: of two writers
+    that read the same last event, exactly one can append the next (``service.store.cases``)."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (
+        UniqueConstraint("problem_id", "sequence", name="case_event_once"),
+        _one_of("status", CASE_STATUSES),
+    )
+
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    problem_id: Mapped[str] = mapped_column(ForeignKey("problems.problem_id"))
+    sequence: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per problem
+    status: Mapped[str]  # the status this event moves the case to
+    at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(20))  # engine, caseworker, rule, outcome, province
+    by: Mapped[str | None] = mapped_column(String(200))  # the caller's name or key id
+    reason: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"code": ..., "params": {...}}
+
+
+class CaseRow(Base):
+    """A problem's case as of its last event: derived from ``case_events`` in the same transaction that appends
+    one, so the queue is an indexed read. A problem without a row is ``open`` with no events."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        _one_of("status", CASE_STATUSES),
+        Index("cases_by_status", "status", "escalated_at", "problem_id"),
+    )
+
+    problem_id: Mapped[str] = mapped_column(ForeignKey("problems.problem_id"), primary_key=True)
+    status: Mapped[str]
+    sequence: Mapped[int] = mapped_column(Integer)  # of the last event
+    updated_at: Mapped[datetime]
+    escalated_at: Mapped[datetime | None]
+    escalation_source: Mapped[str | None] = mapped_column(String(20))
+    escalation_reason: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    engine_reason: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the engine's last "nothing fits"
+    failed_referrals: Mapped[int] = mapped_column(Integer, default=0)
 
 
 def table_of(model: type[Base]) -> Table:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields, replace
-from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,6 +19,8 @@ from sqlalchemy.sql.dml import Insert
 from matching.errors import InvalidInput, Issue
 from matching.records import MAX_TEXT_LENGTH, OUTCOME_STATUSES, Outcome
 from matching.tables import MAX_ID_LENGTH
+from service.store.cases import CaseRules, apply_in, outcome_move
+from service.store.clock import naive_utc, utc_now
 from service.store.engine import writing
 from service.store.errors import OutcomeConflict, translated_errors
 from service.store.models import InstitutionRow, OutcomeRow, ProblemRow, table_of
@@ -27,18 +28,9 @@ from service.store.models import InstitutionRow, OutcomeRow, ProblemRow, table_o
 __all__ = ["record_outcome", "utc_now", "naive_utc"]
 
 
-def utc_now() -> datetime:
-    """The current time as the store keeps times: naive UTC, microseconds."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def naive_utc(moment: datetime) -> datetime:
-    """``moment`` in naive UTC (a naive value is taken as UTC already)."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
-
-
-def record_outcome(engine: Engine, outcome: Outcome) -> tuple[Outcome, bool]:
-    """Store ``outcome`` unless its id is stored already; see the module docstring."""
+def record_outcome(engine: Engine, outcome: Outcome, *, rules: CaseRules | None = None) -> tuple[Outcome, bool]:
+    """Store ``outcome`` unless its id is stored already; see the module docstring. A new outcome moves its
+    problem's case (``service.store.cases``, ``rules`` for the failed-referrals rule) in the same transaction."""
     _check_fields(outcome)
     # Normalised as matching.tables normalises a table: ids and recorded_by stripped, '' recorded_by is none.
     wanted = replace(
@@ -56,6 +48,9 @@ def record_outcome(engine: Engine, outcome: Outcome) -> tuple[Outcome, bool]:
             _check_references(connection, wanted)
             # A concurrent writer may have stored the same id since: then the insert does nothing.
             if connection.execute(_insert_once(connection), _as_row(wanted)).first() is not None:
+                apply_in(connection, [outcome_move(wanted.problem_id, wanted.outcome_id, wanted.institution_id,
+                                                   wanted.status, wanted.recorded_by)],
+                         rules=rules, at=wanted.recorded_at)
                 return wanted, True
             stored = _stored(connection, wanted.outcome_id)
             assert stored is not None

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from matching.records import Outcome
 from service.api import records
+from service.api.cases import case_rules
 from service.api.deps import Caseworker, Ctx, QueryCheckedRoute
 from service.api.errors import ApiError
 from service.api.routes import responses
@@ -46,7 +47,8 @@ async def post_outcome(body: OutcomeIn, ctx: Ctx, caller: Caseworker, response: 
         status=body.status.value, amount=body.amount, recorded_at=body.recorded_at,
         recorded_by=body.recorded_by if body.recorded_by is not None else (caller.name or caller.key_id),
     )
-    stored, created = await run_in_threadpool(record_outcome, ctx.engine, outcome)
+    stored, created = await run_in_threadpool(lambda: record_outcome(ctx.engine, outcome,
+                                                                     rules=case_rules(ctx.settings)))
     response.status_code = 201 if created else 200
     return _shape(stored)
 

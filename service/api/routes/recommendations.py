@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.batching import Job
 from service.api.deps import SECURITY, Context, QueryCheckedRoute, requires_role
 from service.api.errors import ApiError
+from service.api.language import LANG_PATTERN, request_language
 from service.api.recommending import check_rows, new_recommendation_id, problems_for, response, unknown_regions
 from service.api.routes import responses
 from service.api.schemas import RecommendationIn, RecommendationOut, Role, TextSubject
 from service.api.security import Caller
 
+LangQuery = Annotated[str | None, Query(max_length=40, pattern=LANG_PATTERN, description=(
+    "en or zh: the language of reasons' text (default: Accept-Language)"))]
 router = APIRouter(prefix="/v1", tags=["recommendations"], route_class=QueryCheckedRoute)
 
 
@@ -27,7 +30,7 @@ router = APIRouter(prefix="/v1", tags=["recommendations"], route_class=QueryChec
     openapi_extra=SECURITY,
 )
 @requires_role(Role.caseworker)  # as a ``Caseworker`` parameter would, checked by the route before the body
-async def recommend(body: RecommendationIn, request: Request) -> Response:
+async def recommend(body: RecommendationIn, request: Request, lang: LangQuery = None) -> Response:
     """Up to ``k`` institutions per problem with score, kind and reasons, or an escalation with its reason.
 
     Give exactly one of ``enterprise_id`` (all its problems), ``problem_id`` or ``text`` (ad-hoc, with optional
@@ -37,6 +40,7 @@ async def recommend(body: RecommendationIn, request: Request) -> Response:
     # measurable part of this route's handling, which the service does more often than anything else.
     ctx: Context = request.app.state.context
     caller: Caller = request.state.caller
+    language = request_language(lang, request.headers.get("accept-language"))
     if body.k > ctx.settings.max_k:
         raise ApiError.field(422, "k", f"must be at most {ctx.settings.max_k}")
     if not ctx.state.ready:
@@ -51,13 +55,13 @@ async def recommend(body: RecommendationIn, request: Request) -> Response:
     check_rows(rows, served.region_set)
     recommendation_id = new_recommendation_id()
     if not rows:
-        return _json(response(recommendation_id, served.version, enterprise_id, []))
+        return _json(response(recommendation_id, served.version, enterprise_id, [], language))
     job = Job(rows=rows, k=body.k, meta={
         "recommendation_id": recommendation_id, "key_id": caller.key_id, "enterprise_id": enterprise_id,
         "subject": type(body).__name__.removesuffix("Subject").lower(),
     })
     results = await ctx.recommender.recommend(job)
-    return _json(response(recommendation_id, served.version, enterprise_id, results))
+    return _json(response(recommendation_id, served.version, enterprise_id, results, language))
 
 
 def _json(body: dict[str, Any]) -> Response:

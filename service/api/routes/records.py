@@ -6,6 +6,8 @@ audit event. ``GET`` by id sends the record's ``ETag``; a ``PUT`` with an ``If-M
 is refused with 412, so no update is lost. An institution edit, or an enterprise in a district the matcher
 does not know yet, asks for a catalogue refit that runs in the background, coalesced with the edits around it
 (``service.api.refits``): a recommendation sees the change once that refit is done, within seconds.
+``GET /v1/problems/{id}`` adds the case's ``status`` and ``history``; ``GET /v1/problems?status=`` lists
+the problems whose case has that status, paged with ``next_offset``.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from service.api import records
+from service.api import cases, records
+from service.api.case_schemas import CaseStatus, ProblemCaseOut
 from service.api.deps import Caseworker, Ctx, Curator, QueryCheckedRoute
 from service.api.errors import ApiError
+from service.api.language import Lang
 from service.api.routes import responses
 from service.api.schemas import (
     EnterpriseHits,
@@ -115,16 +119,30 @@ async def put_enterprise(enterprise_id: IdPath, body: EnterpriseIn, ctx: Ctx, ca
 @router.get("/problems", response_model=ProblemHits, responses=responses(401, 403, 422), tags=["problems"])
 async def search_problems(ctx: Ctx, _: Caseworker, q: Q = None,
                           enterprise_id: Annotated[Id | None, Query()] = None,
+                          status: Annotated[CaseStatus | None, Query(description="the case's status")] = None,
                           limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
-    """Problems whose text matches ``q``, best first; ``enterprise_id`` keeps one enterprise's."""
+    """Problems whose text matches ``q``, best first; ``enterprise_id`` keeps one enterprise's. With
+    ``status``: the problems whose case has it (by id without ``q``), paged with ``next_offset``."""
+    if status is not None:
+        if q is None:
+            return await run_in_threadpool(cases.problems_page, ctx.engine, status.value, limit, offset,
+                                           enterprise_id)
+        allowed = await run_in_threadpool(cases.ids_with_status, ctx.engine, status.value, enterprise_id)
+        hits = (await run_in_threadpool(ctx.names.search, "problems", q, limit=limit + offset, ids=allowed)
+                )[offset:] if allowed else []
+        found = await run_in_threadpool(records.get_records, ctx.engine, "problems", [i for i, _ in hits])
+        return {"items": [{**found[i], "score": s, "status": status.value} for i, s in hits if i in found]}
     where = {"enterprise_id": enterprise_id} if enterprise_id is not None else {}
     return {"items": await _search(ctx, "problems", q, limit, offset, where)}
 
 
-@router.get("/problems/{problem_id}", response_model=ProblemOut, responses=responses(401, 403, 404, 422),
+@router.get("/problems/{problem_id}", response_model=ProblemCaseOut, responses=responses(401, 403, 404, 422),
             tags=["problems"])
-async def get_problem(problem_id: IdPath, ctx: Ctx, _: Caseworker, response: Response) -> dict[str, Any]:
-    return await _get(ctx, "problems", problem_id, response)
+async def get_problem(problem_id: IdPath, ctx: Ctx, _: Caseworker, response: Response,
+                      language: Lang) -> dict[str, Any]:
+    """The problem with its case: ``status`` and ``history`` (every transition: who, when, why)."""
+    found = await _get(ctx, "problems", problem_id, response)
+    return await run_in_threadpool(cases.problem_case, found, ctx.engine, language)
 
 
 @router.put("/problems/{problem_id}", response_model=ProblemOut, tags=["problems"],

@@ -7,6 +7,8 @@ import { clearMessage, el, report } from "./dom.js";
 import { loadCatalogue, preferredLanguage, setLanguage } from "./i18n.js";
 import { wireEnterprises } from "./enterprises.js";
 import { loadModel, wireModel } from "./model.js";
+import { loadOverview } from "./overview.js";
+import { loadQueue, wireQueue } from "./queue.js";
 import { wireAdhoc } from "./recommend.js";
 
 // The role a section needs -> the roles that hold it, as ``ALLOWED`` in service/api/security.py.
@@ -15,12 +17,15 @@ const ALLOWED = {
   analyst: ["analyst", "admin"],
   curator: ["curator", "admin"],
   admin: ["admin"],
+  provincial: ["provincial"],  // outside the others: only what names it
 };
 const byId = (id) => document.getElementById(id);
 let caller = null;
 
+/** Whether the caller may see what needs `needed`: one role or several separated by spaces. */
 function allowed(needed) {
-  return caller !== null && (ALLOWED[needed] ?? []).includes(caller.role);
+  if (caller === null) return false;
+  return needed.split(" ").some((role) => (ALLOWED[role] ?? []).includes(caller.role));
 }
 
 function showKeyPanel(problemLabel) {
@@ -46,6 +51,8 @@ function showView(name) {
   for (const view of document.querySelectorAll(".view")) view.hidden = view.id !== `view-${name}`;
   clearMessage();
   if (name === "model") loadModel();
+  if (name === "queue") loadQueue({ role: caller.role });
+  if (name === "overview") loadOverview();
 }
 
 function enterWorkspace() {
@@ -54,8 +61,9 @@ function enterWorkspace() {
   byId("who").hidden = false;
   byId("key-panel").hidden = true;
   byId("workspace").hidden = false;
-  showView("enterprises");
-  byId("search-q").focus();
+  const first = document.querySelector(".tab:not([hidden])");
+  if (first) showView(first.dataset.view);
+  if (first && first.dataset.view === "enterprises") byId("search-q").focus();
 }
 
 async function signIn(key) {
@@ -101,6 +109,7 @@ function wire() {
   wireEnterprises();
   wireAdhoc();
   wireModel();
+  wireQueue(() => caller);
 }
 
 async function start() {

@@ -4,6 +4,7 @@
 import { call, segment, withQuery } from "./api.js";
 import { clearMessage, el, formatNumber, formatTime, report } from "./dom.js";
 import { hasLabel } from "./i18n.js";
+import { showCase } from "./cases.js";
 import { recommendInto } from "./recommend.js";
 
 const institutionNames = new Map();
@@ -61,13 +62,16 @@ function facts(enterprise) {
 
 function problemItem(problem) {
   const box = el("div", { cls: "recs" });
+  const caseBox = el("div", { cls: "case", attrs: { "data-case": problem.problem_id } });
+  showCase(caseBox, problem.problem_id);
   const button = el("button", { cls: "recommend", attrs: { type: "button" }, i18n: "recommend_button" });
   button.addEventListener("click", async () => {
     button.disabled = true;
     await recommendInto(box, { problem_id: problem.problem_id }, {
       problemId: problem.problem_id,
-      onRecorded: () => loadOutcomes(problem.enterprise_id),
+      onRecorded: () => { loadOutcomes(problem.enterprise_id); showCase(caseBox, problem.problem_id); },
     });
+    showCase(caseBox, problem.problem_id);
     button.disabled = false;
   });
   const meta = el("p", { cls: "meta" }, [
@@ -77,7 +81,7 @@ function problemItem(problem) {
     meta.append(" · ", el("span", { i18n: "problem_amount" }), ` ${formatNumber(problem.amount)}`);
   }
   return el("li", { cls: "problem", attrs: { "data-problem-id": problem.problem_id } }, [
-    el("p", { cls: "problem-text", text: problem.text }), meta, button, box,
+    el("p", { cls: "problem-text", text: problem.text }), meta, caseBox, button, box,
   ]);
 }
 

@@ -4,7 +4,7 @@
 
 import { call } from "./api.js";
 import { el, formatNumber, report } from "./dom.js";
-import { hasLabel, translateReason } from "./i18n.js";
+import { hasLabel, renderReason } from "./i18n.js";
 
 const STATUSES = (document.body.dataset.statuses || "contacted accepted declined solved failed").split(" ");
 
@@ -18,9 +18,10 @@ export function newId() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** An engine sentence, shown translated and kept in English so a language switch can translate it again. */
-export function reasonText(tag, text) {
-  return el(tag, { cls: "reason", attrs: { "data-reason": text }, text: translateReason(text) });
+/** A reason ({code, params, text}), rendered from code and params; kept so a language switch renders it again. */
+export function reasonText(tag, reason) {
+  const data = reason ? { code: reason.code, params: reason.params } : null;
+  return el(tag, { cls: "reason", attrs: { "data-reason": JSON.stringify(data) }, text: renderReason(data) });
 }
 
 function needsLine(categories) {
@@ -107,7 +108,7 @@ export function renderRecommendation(result, modelVersion, { problemId = null, o
   if (result.escalate) {
     box.append(el("div", { cls: "escalation", attrs: { role: "note" } }, [
       el("strong", { i18n: "escalate_heading" }),
-      el("p", {}, [el("span", { i18n: "escalate_body" }), " ", reasonText("span", result.escalate_reason ?? "")]),
+      el("p", {}, [el("span", { i18n: "escalate_body" }), " ", reasonText("span", result.escalate_reason)]),
     ]));
   }
   const items = result.institutions ?? [];
