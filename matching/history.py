@@ -98,14 +98,14 @@ class _Timeline:
 
     def ends(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(first time, last time, value of the last item) before each time; -1 / NaN where there is none."""
+        first, last, value = np.full(len(keys), -1), np.full(len(keys), -1), np.full(len(keys), np.nan)
         start, stop = self._bounds(keys, times, None)
-        has = stop > start
+        has = stop > start  # never true without items
         mask = (1 << _TIME_BITS) - 1
-        first = np.where(has, self.codes[np.minimum(start, len(self.codes) - 1)] & mask if len(self.codes) else -1, -1)
-        last_at = np.maximum(stop - 1, 0)
-        last = np.where(has, self.codes[last_at] & mask if len(self.codes) else -1, -1)
-        value = (np.where(has, self.values[last_at], np.nan) if self.values is not None and len(self.codes)
-                 else np.full(len(keys), np.nan))
+        first[has] = self.codes[start[has]] & mask
+        last[has] = self.codes[stop[has] - 1] & mask
+        if self.values is not None:
+            value[has] = self.values[stop[has] - 1]
         return first, last, value
 
 
@@ -240,7 +240,7 @@ class CaseHistory:
         pair_key = np.where(code >= 0, code * self.n_institutions + i, -1)
         enterprise_n = self.enterprise_pairs.count(pair_key, at)
         _, _, last_gain = self.enterprise_pairs.ends(pair_key, at)
-        text = self.texts.features(problems.normalized, problems.tokens, p, i, reg, times)
+        text = self.texts.features(problems.tokens, p, i, reg, times)
         with np.errstate(invalid="ignore", divide="ignore"):
             return {
                 "history_cases_log": np.log1p(n_inst),

@@ -115,18 +115,18 @@ class CaseTexts:
         except ValueError:
             return None
 
-    def features(self, normalized: Sequence[str], tokens: Sequence[Sequence[str]], problem_rows: np.ndarray,
+    def features(self, tokens: Sequence[Sequence[str]], problem_rows: np.ndarray,
                  institution_rows: np.ndarray, regions: np.ndarray, times: np.ndarray | None
                  ) -> dict[str, np.ndarray]:
-        """``TEXT_FEATURES`` of pairs; ``normalized`` and ``tokens`` are indexed by problem row, ``regions`` (the
-        problems' district codes, 0: none) by pair."""
+        """``TEXT_FEATURES`` of pairs; ``tokens`` (each problem's ``matching.text.words``) are indexed by problem
+        row, ``regions`` (the problems' district codes, 0: none) by pair."""
         p, i = np.asarray(problem_rows, dtype=np.int64), np.asarray(institution_rows, dtype=np.int64)
         out = {name: np.full(len(p), np.nan) for name in TEXT_FEATURES}
         if len(p) == 0:
             return out
         regions = np.asarray(regions, dtype=np.int64)
         if times is None:
-            self._fill_snapshot(out, self.served, np.arange(len(p)), p, i, regions, normalized, tokens)
+            self._fill_snapshot(out, self.served, np.arange(len(p)), p, i, regions, tokens)
             return out
         times = np.asarray(times, dtype=np.int64)
         starts = np.unique(np.quantile(times, np.linspace(0, 1, TEXT_BLOCKS + 1)[:-1], method="lower"))
@@ -135,12 +135,11 @@ class CaseTexts:
             in_block = np.flatnonzero(block_of == block)
             past = self.times < start
             if in_block.size and past.any():
-                self._fill_snapshot(out, self._snapshot(past), in_block, p, i, regions, normalized, tokens)
+                self._fill_snapshot(out, self._snapshot(past), in_block, p, i, regions, tokens)
         return out
 
     def _fill_snapshot(self, out: dict[str, np.ndarray], snapshot: _Snapshot | None, chosen: np.ndarray,
-                       p: np.ndarray, i: np.ndarray, regions: np.ndarray, normalized: Sequence[str],
-                       tokens: Sequence[Sequence[str]]) -> None:
+                       p: np.ndarray, i: np.ndarray, regions: np.ndarray, tokens: Sequence[Sequence[str]]) -> None:
         """Features of the pairs ``chosen`` against one snapshot, district by district."""
         if snapshot is None:
             return

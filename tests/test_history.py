@@ -138,14 +138,13 @@ def test_text_history_finds_who_took_up_similar_problems_and_ignores_later_cases
     asked = ["milk cows dairy"]
     from matching.text import normalize, words
 
-    normalized = [normalize(t) for t in asked]
-    tokens = [words(t) for t in normalized]
+    tokens = [words(normalize(t)) for t in asked]
     when = as_seconds([pd.Timestamp("2020-06-01")] * 2)
-    features = cases.features(normalized, tokens, np.array([0, 0]), np.array([0, 1]), np.zeros(2), when)
+    features = cases.features(tokens, np.array([0, 0]), np.array([0, 1]), np.zeros(2), when)
     assert features["history_neighbour_share"][0] == pytest.approx(1.0)
     assert features["history_neighbour_share"][1] == pytest.approx(0.0)
     assert features["history_text_similarity"][0] > features["history_text_similarity"][1]
     without_later = CaseTexts(texts[:4], owners[:4], times[:4], regions[:4], 2)
-    again = without_later.features(normalized, tokens, np.array([0, 0]), np.array([0, 1]), np.zeros(2), when)
+    again = without_later.features(tokens, np.array([0, 0]), np.array([0, 1]), np.zeros(2), when)
     for name, values in features.items():
         np.testing.assert_allclose(values, again[name])

@@ -13,7 +13,8 @@ outcome whose status says an institution took it up (accepted, solved or failed)
 - ``trained``: what ``serve`` would have answered on the split date: the ranker that ``smematch train`` fits
   (``training.api.fit_ranker``) on the outcomes recorded before the split, loaded into a Matcher whose track
   record and history are the outcomes recorded before the split (``matching.context.fit_matcher(as_of=split)``),
-  each case ranked by ``Matcher.recommend_frame`` with ``k = MAX_RANK`` (an escalated case ranks nothing);
+  each case ranked by ``Matcher.recommend_frame`` with ``k = MAX_RANK`` (plus the institutions left out, when
+  some are) (an escalated case ranks nothing);
 
 and, with ``exclude_top``, the same without the largest institutions (by training cases): their cases are left
 out and they are removed from every ranking. Nothing after the split reaches a feature: the track record uses
