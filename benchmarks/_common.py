@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 def dataset(n_enterprises: int, n_institutions: int, *, seed: int = 0, outcomes: bool = False) -> Path:
     """A simulator data folder (CSV tables), generated once and cached."""
-    from training.simulator import SimulationConfig, generate
+    from training.simulator.generate import SimulationConfig, generate
 
     folder = OUT / f"sim_{n_enterprises}x{n_institutions}_s{seed}{'_o' if outcomes else ''}"
     if not (folder / "problems.csv").exists():

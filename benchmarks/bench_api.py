@@ -130,10 +130,10 @@ def _free_port() -> int:
 
 def _prepare(folder: Path) -> tuple[dict[str, str], str, list[dict[str, Any]]]:
     """A store with a simulated city, an admin key, and ad-hoc request bodies from its problems."""
-    from matching.tables import read_tables
+    from matching.tables.files import read_tables
     from service.api.keys import create_key
     from service.store import create_schema, import_tables, make_engine
-    from training.simulator import simulate, write
+    from training.simulator.generate import simulate, write
 
     data_dir = folder / "data"
     write(simulate(n_enterprises=1000, n_institutions=300, seed=7), data_dir)
@@ -225,7 +225,7 @@ def _engine_cost(env: dict[str, str], bodies: list[dict[str, Any]], sizes: set[i
     recommendation costs the server."""
     from pydantic import TypeAdapter
 
-    from matching.context import fit_matcher
+    from matching.tables.context import fit_matcher
     from service.api.recommending import problems_for
     from service.api.schemas import RecommendationIn
     from service.api.state import initial_ranker

@@ -34,8 +34,8 @@ SMEMATCH = Path(sys.executable).parent / "smematch"
 
 
 def generate(folder: Path, enterprises: int, institutions: int, outcomes: bool) -> None:
-    from training.simulator import SimulationConfig
-    from training.simulator import generate as simulate
+    from training.simulator.generate import SimulationConfig
+    from training.simulator.generate import generate as simulate
 
     if (folder / "problems.csv").is_file():
         return
@@ -126,8 +126,8 @@ def yardstick(folder: Path, k: int, limit: int | None) -> None:
     import pandas as pd
 
     from matching import Matcher
-    from matching.retrieval import top_k
-    from matching.tables import read_tables  # noqa: F401  (same import cost as the real run)
+    from matching.retrieve import top_k
+    from matching.tables.files import read_tables  # noqa: F401  (same import cost as the real run)
 
     started = time.perf_counter()
     institutions = pd.read_csv(folder / "institutions.csv", keep_default_na=False)

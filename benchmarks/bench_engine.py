@@ -22,15 +22,15 @@ K = 5
 
 
 def _problems(folder: Path):
-    from matching.context import problem_frame
-    from matching.tables import read_tables
+    from matching.tables.context import problem_frame
+    from matching.tables.files import read_tables
 
     tables = read_tables(folder)
     return tables, problem_frame(tables.problems, tables.enterprises)
 
 
 def full_pipeline(folder: Path) -> dict[str, Any]:
-    from matching.context import fit_matcher
+    from matching.tables.context import fit_matcher
 
     tables, problems = _problems(folder)
     started = time.perf_counter()
@@ -50,8 +50,8 @@ def _profiles(institutions) -> list[str]:
 def raw_tfidf(folder: Path) -> dict[str, Any]:
     import numpy as np
 
-    from matching.retrieval import TextIndex
-    from matching.text import normalize
+    from matching.normalise import normalize
+    from matching.retrieve import TextIndex
 
     tables, problems = _problems(folder)
     started = time.perf_counter()
@@ -67,7 +67,7 @@ def raw_tfidf(folder: Path) -> dict[str, Any]:
 def bm25s_retrieval(folder: Path) -> dict[str, Any]:
     import bm25s
 
-    from matching.text import analyze
+    from matching.normalise import analyze
 
     tables, problems = _problems(folder)
     started = time.perf_counter()

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from matching import Matcher
-from matching.explain import CATEGORY_THRESHOLD
-from matching.tables import read_tables
+from matching.explain.pairs import CATEGORY_THRESHOLD
+from matching.tables.files import read_tables
+from service.imports.kiva import import_kiva
+from service.imports.sba import import_sba
 from training.realdata.evaluate import ORDER, EvaluationReport, evaluate_folder
-from training.realdata.kiva import import_kiva
-from training.realdata.sba import import_sba
 from training.realdata.study import build_study
 
 SIMPLE = ("random", "popular_in_region", "popular_in_region_last_year", "text_only")

@@ -27,7 +27,7 @@ from _common import isolated, print_table  # noqa: E402
 
 
 def run(n_enterprises: int, n_institutions: int, with_outcomes: bool) -> dict[str, Any]:
-    from training.simulator import SimulationConfig, generate
+    from training.simulator.generate import SimulationConfig, generate
 
     config = SimulationConfig(n_enterprises=n_enterprises, n_institutions=n_institutions, seed=0,
                               n_outcomes=None if with_outcomes else 0, ground_truth=with_outcomes)

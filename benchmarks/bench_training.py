@@ -16,10 +16,10 @@ import os
 import time
 from dataclasses import replace
 
-from matching.tables import validate_tables
+from matching.tables.files import validate_tables
 from training.api import fit_ranker
 from training.config import load_config
-from training.simulator import simulate
+from training.simulator.generate import simulate
 
 SHOWN = ("ndcg_at_5", "ndcg_at_10", "map_at_5", "mrr", "gt_ndcg_at_5", "gt_ndcg_at_10", "gt_mrr", "coverage_at_10",
          "kind_diversity_at_5")

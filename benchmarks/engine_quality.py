@@ -20,8 +20,8 @@ from _common import dataset, machine, print_table
 
 def evaluate(folder: Path) -> list[dict]:
     from matching import BaselineRanker, TextOnlyRanker
-    from matching.context import fit_matcher, problem_frame
-    from matching.tables import read_tables
+    from matching.tables.context import fit_matcher, problem_frame
+    from matching.tables.files import read_tables
     from training.metrics import ndcg_at_k
 
     tables = read_tables(folder)

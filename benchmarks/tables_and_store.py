@@ -1,6 +1,6 @@
 """Benchmark: validating the four tables and moving them through the store, at city scale.
 
-Simulates a city (``training.simulator``: about 20,000 problems of 11,500 enterprises, 300 institutions and
+Simulates a city (``training.simulator.generate``: about 20,000 problems of 11,500 enterprises, 300 institutions and
 30,000 outcomes), then times: reading + validating the CSV folder and the Parquet folder, validating the
 frames already in memory, and on SQLite (a temporary file) and on PostgreSQL (a temporary database on
 127.0.0.1:5432, when it answers): a first import, a re-import (no changes), ``load_tables`` and 200 single
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from matching.records import Outcome
-from matching.tables import Tables, read_tables, validate_tables, write_tables
+from matching.tables.files import Tables, read_tables, validate_tables, write_tables
 from service.store import create_schema, import_tables, load_tables, make_engine, record_outcome
 
 T = TypeVar("T")
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--outcomes", type=int, default=30_000)
     options = parser.parse_args()
 
-    from training.simulator import simulate
+    from training.simulator.generate import simulate
 
     data = timed(
         "simulate the city", lambda: simulate(options.enterprises, 300, 0, options.outcomes, ground_truth=False)

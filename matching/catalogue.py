@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from matching.errors import InvalidInput, Issue
-from matching.lexicon import CATEGORY_KIND_PRIOR, CategoryDetector
+from matching.normalise import normalize, readable_terms
 from matching.records import INSTITUTION_KINDS, LENDER_KINDS, SECTORS
-from matching.retrieval import TextIndex
-from matching.text import normalize, readable_terms
+from matching.retrieve import TextIndex
+from matching.understand.lexicon import CATEGORY_KIND_PRIOR, CategoryDetector
 
 __all__ = ["Catalogue", "build_catalogue", "as_tuple"]
 

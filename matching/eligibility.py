@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from matching.catalogue import Catalogue
-from matching.problems import PreparedProblems
+from matching.understand.problems import PreparedProblems
 
 __all__ = ["RULES", "RULE_TEXT", "eligibility_masks", "eligible_matrix", "combine", "check_rules"]
 

@@ -18,23 +18,23 @@ import pandas as pd
 from matching.catalogue import Catalogue, build_catalogue
 from matching.eligibility import RULES, check_rules, combine, eligibility_masks, eligible_matrix
 from matching.errors import NotFittedError
-from matching.evidence import text_evidence
-from matching.explain import CATEGORY_THRESHOLD, ChosenPairs, Explanations, diversify, explain_pairs
-from matching.features import FEATURE_NAMES, pair_features, track_record
-from matching.history import CaseHistory, as_seconds
-from matching.lexicon import CategoryDetector
-from matching.problems import (
+from matching.explain.pairs import CATEGORY_THRESHOLD, ChosenPairs, Explanations, diversify, explain_pairs
+from matching.explain.reasons import Reason
+from matching.features.history import CaseHistory, as_seconds
+from matching.features.pairs import FEATURE_NAMES, pair_features, track_record
+from matching.normalise import readable_terms
+from matching.rank.rankers import BaselineRanker, Ranker
+from matching.records import CATEGORIES, INSTITUTION_KINDS, Problem, RankedInstitution, Recommendation
+from matching.retrieve import candidate_scores, top_k
+from matching.understand.evidence import text_evidence
+from matching.understand.lexicon import CategoryDetector
+from matching.understand.problems import (
     PreparedProblems,
     ProblemRows,
     as_problem_columns,
     prepare_problems,
     validate_problems,
 )
-from matching.ranking import BaselineRanker, Ranker
-from matching.reasons import Reason
-from matching.records import CATEGORIES, INSTITUTION_KINDS, Problem, RankedInstitution, Recommendation
-from matching.retrieval import top_k
-from matching.text import readable_terms
 
 __all__ = ["Matcher", "Candidates", "FRAME_COLUMNS"]
 
@@ -162,8 +162,8 @@ class Matcher:
         as_of: object = None,
     ) -> Matcher:
         """Index the institutions. ``outcomes`` give the track record and, with ``problems`` (the outcomes'
-        problems with their enterprise's district and sector, as ``matching.context.problem_frame`` gives them),
-        the history of cases (``matching.history``); with ``as_of`` only outcomes recorded before it count.
+        problems with their enterprise's district and sector, as ``matching.tables.context.problem_frame`` gives them),
+        the history of cases (``matching.features.history``); with ``as_of`` only outcomes recorded before it count.
         ``regions`` adds known districts (e.g. every enterprise's) to those the institutions name; ``load`` is
         cases taken per institution."""
         self.ranker_: Ranker = self.ranker if self.ranker is not None else BaselineRanker()
@@ -229,22 +229,11 @@ class Matcher:
             queries = queries[rows]  # only a chunk needs a copy; all the rows in order (the usual case) do not
         similarity = catalogue.index.similarity(queries)
         eligible, excluded = eligible_matrix(prepared, rows, catalogue, self.hard_rules_)
-        confidence = prepared.detection.confidence[rows]
-        # Candidate score: scaled text similarity plus the category fit (kind prior and profile overlap) as
-        # one small matrix product; in float32 and in place, as this runs over every institution.
-        weights = (confidence / np.maximum(confidence.sum(axis=1), 1.0)[:, None]).astype(np.float32)
-        retrieval = np.clip(similarity, 0.0, 0.25)
-        retrieval *= np.float32(0.35 / 0.25)
-        retrieval += weights @ catalogue.category_fit
+        soft_passing = None
         if self.soft_rules_:
-            # A soft rule does not exclude, but a pair failing one comes after every pair passing them all
-            # (mapped into (-0.5, -0.48], keeping its order and staying above the -1 of the excluded).
-            passing = combine(eligibility_masks(prepared, rows, catalogue), self.soft_rules_)
-            retrieval[~passing] = retrieval[~passing] * np.float32(0.01) - np.float32(0.5)
-        # Ineligible to -1 without branching on the mask (every score here is finite): 6 ms for 400 x 10,000
-        # where a masked assignment takes 25.
-        np.multiply(retrieval, eligible, out=retrieval)
-        np.subtract(retrieval, ~eligible, out=retrieval)
+            soft_passing = combine(eligibility_masks(prepared, rows, catalogue), self.soft_rules_)
+        retrieval = candidate_scores(similarity, prepared.detection.confidence[rows], catalogue.category_fit,
+                                     eligible, soft_passing)
         n = n or self.n_candidates
         index, values = top_k(retrieval, n)
         keep = values > -1.0
@@ -326,7 +315,7 @@ class Matcher:
         track = values[:, _POSITIONS["track_success_rate"]]
         has_need = (confidence_all[rows] >= CATEGORY_THRESHOLD).any(axis=1)
         # Whatever the scores, a text that states nothing the engine can act on is sent back for a description:
-        # the ranker's learnt floor on the evidence (matching.evidence), and no need with no similar profile.
+        # the ranker's learnt floor on the evidence (matching.understand.evidence), and no need with no similar profile.
         unknown = text_evidence(prepared, rows, catalogue.index) <= float(getattr(ranker, "need_evidence_below", 0.0))
         unknown |= ~has_need & (candidates.best_similarity < self.gibberish_similarity)
         chosen_per_problem: list[np.ndarray | str] = []

@@ -3,7 +3,7 @@
 Vocabularies (sectors, institution kinds, outcome statuses, problem categories) and frozen records for
 the five things the system talks about: enterprises, their problems, institutions, outcomes and the
 recommendations that were shown. Tables (pandas frames) use the same field names as columns; see
-``matching.tables`` for reading and validating them.
+``matching.tables.files`` for reading and validating them.
 
 The table contract (CSV files in a data folder; Parquet with the same columns also accepted)
 - `enterprises.csv`: enterprise_id (str), name (str; Chinese or English names), sector (one of SECTORS), region
@@ -165,7 +165,7 @@ class RankedInstitution:
     score: float
     rank: int
     reasons: tuple[str, ...] = ()
-    # The reasons as data: (code, *values, code, *values, ...), values in ``matching.reasons.PARAMS`` order.
+    # The reasons as data: (code, *values, code, *values, ...), values in ``matching.explain.reasons.PARAMS`` order.
     reason_data: tuple[Any, ...] = ()
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from matching.errors import ModelError
-from matching.ranking import MANIFEST_FILE, BaselineRanker, LearnedRanker, Ranker, load_bundle
+from matching.rank.rankers import MANIFEST_FILE, BaselineRanker, LearnedRanker, Ranker, load_bundle
 
 __all__ = ["open_bundle", "start_ranker", "Start", "shown", "CURRENT", "RUNS", "MAX_FALLBACK_TRIES"]
 

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from matching.errors import ModelError
-from matching.ranking import MANIFEST_FILE, load_bundle
+from matching.rank.rankers import MANIFEST_FILE, load_bundle
 from service.store.serving import DesiredModel, desired_model, set_desired_model
 
 __all__ = ["VERSIONS", "bundle_version", "pin_bundle", "publish", "Follower"]

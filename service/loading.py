@@ -10,8 +10,8 @@ import logging
 from pathlib import Path
 
 from matching.errors import InvalidInput, Issue
-from matching.ranking import MANIFEST_FILE, BaselineRanker, Ranker, load_bundle
-from matching.tables import Tables, read_tables
+from matching.rank.rankers import MANIFEST_FILE, BaselineRanker, Ranker, load_bundle
+from matching.tables.files import Tables, read_tables
 from service.settings import Settings
 
 __all__ = ["load_tables_from", "current_ranker", "CURRENT_BUNDLE"]

@@ -1,4 +1,4 @@
-"""Tiny builders of valid tables for tests: frames that pass ``matching.tables.validate_tables`` as they are.
+"""Tiny builders of valid tables for tests: frames that pass ``matching.tables.files.validate_tables`` as they are.
 
 Each ``*_frame(n, **columns)`` returns ``n`` valid rows with typed values (ints, floats, tuples, datetimes);
 a keyword replaces a whole column, e.g. ``enterprises_frame(2, sector=["agriculture", "farming"])``.
@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from matching.tables import TABLE_NAMES, Tables, validate_tables
+from matching.tables.files import TABLE_NAMES, Tables, validate_tables
 
 __all__ = [
     "enterprise_ids",

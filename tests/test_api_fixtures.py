@@ -23,7 +23,7 @@ import pandas as pd
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from matching.tables import Tables, validate_tables
+from matching.tables.files import Tables, validate_tables
 from service.api.app import create_app
 from service.api.keys import create_key
 from service.settings import Settings

@@ -18,7 +18,7 @@ import pytest
 from test_api_fixtures import Api, running_api
 from test_api_model import bundle, reload, served_version
 
-from matching.manifest import file_checksums
+from matching.rank.manifest import file_checksums
 
 Breaker = Callable[[Path], None]
 

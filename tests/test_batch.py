@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from matching.tables import read_tables
+from matching.tables.files import read_tables
+from service.batch import OUTPUT_COLUMNS, STOP_AFTER_VARIABLE
 from service.cli import app
 from service.store.queue import QUEUE_COLUMNS
-from training.batch import OUTPUT_COLUMNS, STOP_AFTER_VARIABLE
-from training.simulator import simulate, write
+from training.simulator.generate import simulate, write
 
 runner = CliRunner()
 
@@ -191,7 +191,7 @@ def test_an_unreadable_parquet_file_is_reported(city: Path, tmp_path: Path) -> N
 
 
 def test_parquet_tables_and_the_store_give_the_same_output_as_csv(city: Path, tmp_path: Path) -> None:
-    from matching.tables import write_tables
+    from matching.tables.files import write_tables
     from service.store import create_schema, import_tables, make_engine
 
     tables = read_tables(city)
@@ -245,9 +245,9 @@ def test_the_same_command_picks_up_matching_parts_without_being_told(
 
 
 def test_cases_taken_up_this_month_count_against_capacity() -> None:
+    from service.batch import Context
+    from service.batch.scoring import capacity_left
     from tests.factories import valid_tables
-    from training.batch import Context
-    from training.batch.scoring import capacity_left
 
     tables = valid_tables()
     now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
@@ -275,8 +275,8 @@ def test_a_bad_worker_count_is_named(city: Path, tmp_path: Path) -> None:
 
 
 def test_without_a_chunk_size_the_input_is_cut_into_about_eight_chunks(city: Path, tmp_path: Path) -> None:
-    from training.batch.run import auto_chunk_size
-    from training.batch.sources import FolderSource
+    from service.batch.run import auto_chunk_size
+    from service.batch.sources import FolderSource
 
     assert [auto_chunk_size(n) for n in (0, 210, 4_000, 13_912, 1_749_443)] == [500, 500, 500, 1_739, 4_000]
     problems = len(pd.read_csv(city / "problems.csv"))

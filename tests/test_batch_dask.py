@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
-from training.simulator import simulate, write
+from training.simulator.generate import simulate, write
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from matching.reasons import Reason
+from matching.explain.reasons import Reason
 from matching.records import Outcome
 from service.store import create_schema, import_tables, make_engine, record_outcome
 from service.store.cases import (

@@ -48,10 +48,10 @@ def test_each_language_group_reaches_ninety_percent(outcomes: dict[str, list[boo
 @pytest.fixture(scope="module")
 def trained_city() -> Matcher:
     """A simulated city's catalogue and outcomes, ranked by the ranker smematch train fits on them."""
-    from matching.context import fit_matcher
-    from matching.tables import validate_tables
+    from matching.tables.context import fit_matcher
+    from matching.tables.files import validate_tables
     from training.api import fit_ranker
-    from training.simulator import simulate
+    from training.simulator.generate import simulate
 
     city = simulate(n_enterprises=1500, n_institutions=120, seed=5)
     tables = validate_tables(city.enterprises, city.problems, city.institutions, city.outcomes)
@@ -77,11 +77,11 @@ def test_with_a_trained_model_text_that_states_no_need_is_sent_back_for_a_descri
 
 def test_the_evidence_floor_comes_from_the_held_out_problems_and_travels_in_the_bundle(tmp_path) -> None:  # noqa: ANN001
     from matching import load_bundle, save_bundle
-    from matching.evidence import text_evidence
-    from matching.tables import validate_tables
+    from matching.tables.files import validate_tables
+    from matching.understand.evidence import text_evidence
     from training.config import load_config
     from training.dataset import build_pairs
-    from training.simulator import simulate
+    from training.simulator.generate import simulate
     from training.train import EVIDENCE_MARGIN, EVIDENCE_QUANTILE, fit_learned_ranker
 
     city = simulate(n_enterprises=400, n_institutions=40, seed=8)

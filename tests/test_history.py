@@ -1,4 +1,4 @@
-"""The history of cases (``matching.history``): every count is of what was recorded strictly before the pair's
+"""The history of cases (``matching.features.history``): every count is of what was recorded strictly before the pair's
 time, serving sees exactly what was recorded before its as-of time, and the history's candidates join
 retrieval's."""
 
@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from matching import FEATURE_NAMES, Matcher
-from matching.context import problem_frame
-from matching.history import HISTORY_FEATURES, as_seconds
-from matching.history_text import CaseTexts
+from matching.features.history import HISTORY_FEATURES, as_seconds
+from matching.features.history_text import CaseTexts
+from matching.tables.context import problem_frame
 
 from factories import enterprises_frame, institutions_frame, problems_frame
 
@@ -136,7 +136,7 @@ def test_text_history_finds_who_took_up_similar_problems_and_ignores_later_cases
     regions = np.zeros(5, dtype=np.int64)
     cases = CaseTexts(texts, owners, times, regions, 2)
     asked = ["milk cows dairy"]
-    from matching.text import normalize, words
+    from matching.normalise import normalize, words
 
     tokens = [words(normalize(t)) for t in asked]
     when = as_seconds([pd.Timestamp("2020-06-01")] * 2)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matching.lexicon import CATEGORY_KIND_PRIOR, CategoryDetector, kind_prior
+from matching.normalise import normalize
 from matching.records import CATEGORIES, INSTITUTION_KINDS
-from matching.text import normalize
+from matching.understand.lexicon import CATEGORY_KIND_PRIOR, CategoryDetector, kind_prior
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matching import BaselineRanker, InvalidInput, Matcher, NotFittedError, Problem, TextOnlyRanker
-from matching.retrieval import top_k
+from matching.retrieve import top_k
 
 from engine_fixtures import city_institutions
 
@@ -228,7 +228,7 @@ def test_fast_eligibility_agrees_with_the_rule_by_rule_masks() -> None:
 
 
 def test_this_months_cases_count_against_capacity_and_declines_do_not() -> None:
-    from matching.context import fit_matcher, monthly_load
+    from matching.tables.context import fit_matcher, monthly_load
 
     from factories import valid_tables
 

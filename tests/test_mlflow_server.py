@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from service.cli import app
 from service.store import create_schema, desired_model, make_engine
-from training.simulator import simulate, write
+from training.simulator.generate import simulate, write
 
 MLFLOW = Path(sys.executable).parent / "mlflow"
 CONSTANT_MODEL = "[model]\nmax_iter = 5\nmin_samples_leaf = 100000\n"

@@ -10,14 +10,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from matching.tables import read_tables
+from matching.tables.files import read_import_manifest, read_tables
 from service.cli import app
-from training.realdata.kiva import POST_LOAN as KIVA_POST_LOAN
-from training.realdata.kiva import import_kiva, kiva_frames, kiva_sector
-from training.realdata.naics import read_naics, sector_of
-from training.realdata.output import read_manifest
-from training.realdata.sba import POST_LOAN as SBA_POST_LOAN
-from training.realdata.sba import import_sba, lender_kind, sba_frames
+from service.imports.kiva import POST_LOAN as KIVA_POST_LOAN
+from service.imports.kiva import import_kiva, kiva_frames, kiva_sector
+from service.imports.naics import read_naics, sector_of
+from service.imports.sba import POST_LOAN as SBA_POST_LOAN
+from service.imports.sba import import_sba, lender_kind, sba_frames
 
 REALDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
 SBA_FILE = REALDATA / "sba_7a" / "SBAnational_head.csv"
@@ -92,7 +91,7 @@ def test_sba_slice_becomes_four_valid_tables(sba_tables) -> None:
     assert set(tables.outcomes["status"]) <= {"solved", "failed", "accepted"}
     assert len(tables.outcomes) - served == (sba_rows(3000)["MIS_Status"].str.strip().isin(["P I F", "CHGOFF"])
                                              & (sba_rows(3000)["Bank"].str.strip() != "")).sum()
-    assert read_manifest(out)["profile_until"] == "2004-10-01"
+    assert read_import_manifest(out)["profile_until"] == "2004-10-01"
     loan = tables.problems.set_index("problem_id").loc["P1000014003"]
     assert "Hobby, Toy, and Game Stores" in loan["text"] and "Evansville, Indiana" in loan["text"]
     assert loan["amount"] == 60000.0 and loan["stated_at"] == pd.Timestamp("1997-02-28")

@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from matching.context import fit_matcher
-from matching.tables import validate_tables
+from matching.tables.context import fit_matcher
+from matching.tables.files import validate_tables
 from service.cli import app
+from service.imports.kiva import import_kiva
+from service.imports.naics import read_naics
+from service.imports.sba import POST_LOAN, sba_frames
 from training.dataset import build_pairs
 from training.realdata.evaluate import METHODS, EvaluationReport, MethodScore, before, evaluation_config
-from training.realdata.kiva import import_kiva
-from training.realdata.naics import read_naics
-from training.realdata.sba import POST_LOAN, sba_frames
 from training.realdata.study import build_study
 
 REALDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
@@ -144,14 +144,14 @@ def test_evaluate_names_the_missing_tables_and_a_bad_date(tmp_path: Path) -> Non
 
 
 def _import_sba_head(folder: Path) -> None:
-    from training.realdata.sba import import_sba
+    from service.imports.sba import import_sba
 
     import_sba(SBA_FILE, folder / "tables", naics_path=NAICS_FILE, profile_until="2004-10-01")
 
 
 @needs_data
 def test_auto_soft_rules_follow_what_the_records_break(kiva_folder: Path, tmp_path: Path) -> None:
-    from matching.tables import read_tables
+    from matching.tables.files import read_tables
     from training.realdata.study import broken_rules
 
     # Kiva partners never leave their country: after the profile date no served case breaks a rule.

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from service.cli import app
 from service.store import count_rows, make_engine
-from training.simulator import simulate, write
+from training.simulator.generate import simulate, write
 
 runner = CliRunner()
 

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from matching.errors import InvalidInput
 from matching.records import CATEGORIES, INSTITUTION_KINDS, LENDER_KINDS, OUTCOME_STATUSES, SECTORS
 from service.cli import app
-from training.simulator import FILES, SimulatedData, SimulationConfig, generate, simulate, write
-from training.simulator_institutions import ARCHETYPES, fit_matrix, make_institutions
-from training.simulator_outcomes import success_probability
-from training.simulator_text import DISTRICTS, render_problem_texts
+from training.simulator.generate import FILES, SimulatedData, SimulationConfig, generate, simulate, write
+from training.simulator.institutions import ARCHETYPES, fit_matrix, make_institutions
+from training.simulator.outcomes import success_probability
+from training.simulator.text import DISTRICTS, render_problem_texts
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]")
@@ -120,7 +120,7 @@ def test_ids_follow_the_contract_pattern(small: SimulatedData) -> None:
 
 
 def test_the_written_folder_passes_the_table_contract(small: SimulatedData, tmp_path: Path) -> None:
-    tables = pytest.importorskip("matching.tables")
+    tables = pytest.importorskip("matching.tables.files")
     rows = write(small, tmp_path)
     read = tables.read_tables(tmp_path)
     assert len(read.problems) == rows["problems.csv"] == len(small.problems)

@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 
 from matching.errors import InvalidInput
 from matching.records import Outcome, RankedInstitution, Recommendation
-from matching.tables import TABLE_NAMES, Tables, read_tables
+from matching.tables.files import TABLE_NAMES, Tables, read_tables
 from service.cli import app
 from service.store import (
     LoggedRecommendation,

@@ -1,4 +1,4 @@
-"""Specification of ``matching.tables``: reading a data folder, every kind of bad input, normalised dtypes."""
+"""Specification of ``matching.tables.files``: reading a data folder, every kind of bad input, normalised dtypes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from matching.errors import InvalidInput, Issue
 from matching.records import MAX_TEXT_LENGTH
-from matching.tables import COLUMNS, TABLE_NAMES, read_tables, validate_tables, write_tables
+from matching.tables.files import COLUMNS, TABLE_NAMES, read_tables, validate_tables, write_tables
 
 from factories import (
     csv_text,

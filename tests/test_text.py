@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matching.text import analyze, has_content, normalize, readable_terms
+from matching.normalise import analyze, has_content, normalize, readable_terms
 
 
 def test_normalize_folds_full_width_case_and_spaces() -> None:
@@ -70,8 +70,8 @@ def test_readable_terms_keep_text_order_without_duplicates() -> None:
 
 def test_normalised_text_is_analysed_and_vectorised_as_its_raw_text() -> None:
     """The engine normalises each problem once and vectorises the normalised text: same terms, same vectors."""
-    from matching.retrieval import TextIndex
-    from matching.text import analyze_normalized
+    from matching.normalise import analyze_normalized
+    from matching.retrieve import TextIndex
 
     texts = ["Need a LOAN for ＢＯＩＬＥＲ upgrade", "企业需要贷款担保", "ERP 软件 and   training\tplease",
              "Ｆｕｌｌ－ｗｉｄｔｈ　ｄｉｇｉｔｓ １２３", "equipmnet finacing (typo)"]
@@ -87,7 +87,7 @@ def test_similarity_is_the_same_in_any_tiles_and_blocks(monkeypatch) -> None:
     """Tiles of institutions and blocks of queries only change the order of the work, never a score."""
     import numpy as np
 
-    import matching.retrieval as retrieval
+    import matching.retrieve as retrieval
 
     profiles = [f"bank {n} loans guarantees 贷款 software training boiler energy land water {n % 7}" for n in range(23)]
     profiles += ["college research 研究 technology", "utility power electricity 电力"]
@@ -109,7 +109,7 @@ def test_the_fast_transform_equals_the_fitted_vectorizers_bit_for_bit() -> None:
     """``TextIndex.transform`` skips scikit-learn's per-call checks but must compute exactly what it would."""
     import numpy as np
 
-    from matching.retrieval import TextIndex
+    from matching.retrieve import TextIndex
 
     profiles = ["bank loans and guarantees 贷款 担保", "software training college 培训", "boiler energy saving 节能",
                 "land water electricity utility 用地 用水", "research institute technology transfer 研究"]

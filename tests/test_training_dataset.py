@@ -12,12 +12,12 @@ import pytest
 
 from matching import FEATURE_NAMES, track_record_asof
 from matching.errors import InvalidInput
-from matching.tables import Tables, validate_tables
+from matching.tables.files import Tables, validate_tables
 from training.api import fit_ranker
 from training.bias import effective_sample_size, gini
 from training.config import load_config
 from training.dataset import build_pairs, ipw_weights, propensities_from_log
-from training.simulator import SimulatedData, simulate
+from training.simulator.generate import SimulatedData, simulate
 
 CONFIG = load_config()
 

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from matching import FEATURE_NAMES, IncompatibleModel, load_bundle
 from service.cli import app
-from training.simulator import simulate, write
+from training.simulator.generate import simulate, write
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSTANT_MODEL = "[model]\nmax_iter = 5\nmin_samples_leaf = 100000\n"

@@ -30,11 +30,11 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from matching import FEATURE_NAMES, LearnedRanker, save_bundle
-from matching.reasons import render
+from matching.explain.reasons import render
 from service.api.keys import create_key
 from service.store import make_engine
 from service.web.i18n import catalogue
-from training.simulator import simulate, write
+from training.simulator.generate import simulate, write
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -1,5 +1,5 @@
 """The console speaks English and Simplified Chinese: every label in both, every label the page uses exists, and
-every reason the engine gives (a code and its parameters, ``matching.reasons``) renders in Chinese with its
+every reason the engine gives (a code and its parameters, ``matching.explain.reasons``) renders in Chinese with its
 vocabulary translated."""
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from matching import BaselineRanker
-from matching.context import fit_matcher
 from matching.eligibility import RULES
-from matching.reasons import Reason, reasons_data, render, templates
+from matching.explain.reasons import Reason, reasons_data, render, templates
 from matching.records import CASE_STATUSES, CATEGORIES, INSTITUTION_KINDS, OUTCOME_STATUSES, SECTORS, Problem
-from matching.tables import read_tables
+from matching.tables.context import fit_matcher
+from matching.tables.files import read_tables
 from service.api.schemas import Role
 from service.web import STATIC_DIR, TEMPLATES_DIR
 from service.web.i18n import catalogue, choose_language
-from training.simulator import simulate, write
+from training.simulator.generate import simulate, write
 
 ZH = "zh-Hans"
 PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+)(\*?))?\}")

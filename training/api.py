@@ -33,9 +33,9 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from matching import LearnedRanker, save_bundle
-from matching.context import problem_frame as context_frame
 from matching.records import SECTORS
-from matching.tables import Tables, read_tables
+from matching.tables.context import problem_frame as context_frame
+from matching.tables.files import Tables, read_tables
 from training.bias import selection_bias
 from training.config import PromotionConfig, TrainingConfig, load_config
 from training.dataset import PairData, build_pairs

@@ -1,6 +1,6 @@
 """Labelled (problem, institution) pairs from the outcome table, featurised by the engine's own functions.
 
-Inputs: validated ``Tables`` (``matching.tables``), optional propensities (``outcome_id, propensity`` as in the
+Inputs: validated ``Tables`` (``matching.tables.files``), optional propensities (``outcome_id, propensity`` as in the
 simulator's ``logging_policy.csv``, or ``problem_id, institution_id, propensity`` from the recommendation log,
 see ``propensities_from_log``) and a ``TrainingConfig``. Output: a ``PairData`` holding the fitted ``Matcher``
 (no ranker), the prepared problems, one row per tried pair (``pairs``) and its features (``features``, the
@@ -39,12 +39,12 @@ import numpy as np
 import pandas as pd
 
 from matching import Matcher, pair_features, track_record_asof
-from matching.context import problem_frame as context_frame
 from matching.errors import InvalidInput, Issue
-from matching.history import TAKEN_UP_STATUSES, as_seconds
-from matching.problems import PreparedProblems
+from matching.features.history import TAKEN_UP_STATUSES, as_seconds
 from matching.records import INSTITUTION_KINDS, STATUS_GAIN
-from matching.tables import Tables
+from matching.tables.context import problem_frame as context_frame
+from matching.tables.files import Tables
+from matching.understand.problems import PreparedProblems
 from training.config import TrainingConfig
 
 __all__ = [

@@ -17,7 +17,7 @@ For each stage:
   (a time-held-out step: ``FrozenEstimator`` + ``CalibratedClassifierCV``), by a sigmoid (order-preserving, so
   the ranking is the trees' own) or isotonic map, as configured.
 
-The ranker's ``need_evidence_below`` (below it a text is sent back for a description, ``matching.evidence``)
+The ranker's ``need_evidence_below`` (below it a text is sent back for a description, ``matching.understand.evidence``)
 is learnt from held-out problems: a quarter of the evidence of the 1st permille of the calibration and evaluation
 problems, so that real problems are (nearly) never sent back, while a text with no known word or need is.
 
@@ -41,7 +41,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 
 from matching import FEATURE_NAMES, LearnedRanker
-from matching.evidence import text_evidence
+from matching.understand.evidence import text_evidence
 from training.config import TrainingConfig
 from training.dataset import PairData
 

@@ -39,7 +39,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from matching.errors import InvalidInput, ModelError
-from matching.ranking import MANIFEST_FILE
+from matching.rank.rankers import MANIFEST_FILE
 from service.api import errors, keys, records
 from service.api.batching import Recommender
 from service.api.deps import Context

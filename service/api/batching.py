@@ -12,7 +12,7 @@ then answers the waiting requests and takes the next batch. One stage, not a pip
 and logging would split the clients into two alternating groups, halve the batches and cost more CPU per
 request (measured). So was scoring in a process of its own (the clients split the same way).
 
-Inputs: problems as plain rows (dicts with the keys of ``matching.problems.PROBLEM_COLUMNS``; checked at the
+Inputs: problems as plain rows (dicts with the keys of ``matching.understand.problems.PROBLEM_COLUMNS``; checked at the
 edge) and ``k``. Outputs: ``Recommendation`` lists in input order, already logged. The engine validates again; a
 problem it refuses fails only its own request (the batch is then scored job by job).
 """

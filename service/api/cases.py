@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from matching.reasons import Reason, reason_data, reasons_data, render
+from matching.explain.reasons import Reason, reason_data, reasons_data, render
 from matching.records import RankedInstitution, Recommendation
 from service.api.records import get_records
 from service.api.security import Caller

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from matching.reasons import reason_data, render
+from matching.explain.reasons import reason_data, render
 from service.store.queue import QUEUE_COLUMNS, escalation_queue
 
 __all__ = ["XLSX", "flat_row", "csv_bytes", "xlsx_bytes", "export", "QUEUE_COLUMNS"]

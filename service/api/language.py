@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query
 
-from matching.reasons import LANGUAGES, language_of
+from matching.explain.reasons import LANGUAGES, language_of
 from service.api.errors import ApiError
 
 __all__ = ["Lang", "LANG_PATTERN", "request_language"]

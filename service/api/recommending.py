@@ -29,8 +29,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from matching.errors import InvalidInput, Issue
+from matching.normalise import has_content
 from matching.records import Recommendation
-from matching.text import has_content
 from service.api.batching import Job, LogWriter
 from service.api.cases import engine_moves, logged_reasons, ranked_reasons_out, reason_out, stored_subjects
 from service.api.errors import ApiError

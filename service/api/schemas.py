@@ -186,7 +186,8 @@ RecommendationIn = Annotated[
 
 
 class ReasonOut(BaseModel):
-    code: str = Field(description="what kind of reason (matching.reasons); clients render it from code and params")
+    code: str = Field(description="what kind of reason (matching.explain.reasons); clients render it from code "
+                      "and params")
     params: dict[str, Any]
     text: str = Field(description="the reason in the request's language (Accept-Language, or ?lang=en|zh)")
 

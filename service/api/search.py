@@ -17,7 +17,7 @@ from collections.abc import Callable
 from rapidfuzz import fuzz, process
 from sqlalchemy import Engine, select
 
-from matching.text import normalize
+from matching.normalise import normalize
 from service.store import EnterpriseRow, InstitutionRow, ProblemRow, reading
 
 __all__ = ["NameIndexes", "SEARCHABLE", "SCORE_CUTOFF"]

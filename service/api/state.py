@@ -10,7 +10,7 @@ swap after the new value has passed its checks; on any failure the old value kee
 - ``rebuild(tables)``: refit the catalogue (institution edits, new outcomes for the track record) keeping the
   ranker.
 
-Inputs: ``matching.tables.Tables`` from the store and bundle folders. Outputs: ``Served`` snapshots.
+Inputs: ``matching.tables.files.Tables`` from the store and bundle folders. Outputs: ``Served`` snapshots.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from matching import LearnedRanker, Matcher, ModelError, Problem, Ranker
-from matching.context import fit_matcher
-from matching.tables import Tables
+from matching.tables.context import fit_matcher
+from matching.tables.files import Tables
 from service.bundles import open_bundle, shown, start_ranker
 
 __all__ = ["Served", "ModelState", "initial_ranker", "CURRENT", "SMOKE_TEXT"]

@@ -2,8 +2,8 @@
 
 Input: a data folder (``--data``) or the store (``--db URL``); the model bundle at ``<models_dir>/current``
 when there is one, else the baseline ranker. Output: the Parquet file (``--out``), its summary JSON beside it,
-the run's escalations as ``OUT.escalations.csv`` (the provincial queue's columns, ``service.batch_queue``), a
-progress bar while it runs and the summary printed at the end. The work is ``training.batch.run_batch``.
+the run's escalations as ``OUT.escalations.csv`` (the provincial queue's columns, ``service.batch.escalations``), a
+progress bar while it runs and the summary printed at the end. The work is ``service.batch.run_batch``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _ranker_and_digest(models_dir: Path) -> tuple[Any, str]:
 
 
 def _source(data: Path | None, db: str | None) -> Any:
-    from training.batch import FolderSource, TablesSource
+    from service.batch import FolderSource, TablesSource
 
     if (data is None) == (db is None):
         raise fail("give exactly one of --data DIR or --db URL")
@@ -95,10 +95,10 @@ def batch(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")] = False,
 ) -> None:
     """Recommend institutions for every problem of every enterprise and write them to Parquet."""
-    from service.batch_queue import write_escalations
+    from service.batch import BatchOptions, run_batch, summary_path
+    from service.batch.escalations import write_escalations
     from service.settings import Settings
     from service.store.clock import utc_now
-    from training.batch import BatchOptions, run_batch, summary_path
 
     with reported_errors():
         options = BatchOptions(output=out, k=k, assign=assign, engine=engine, scheduler=scheduler,

@@ -1,7 +1,7 @@
 """CLI commands for data: ``smematch generate`` writes a simulated city's sample data folder.
 
 Inputs: sizes, a seed and an output folder (default: the settings' ``data_dir``). Outputs: the table-contract
-files and the simulator extras (``training.simulator.FILES``), a progress bar while it works (on stderr) and a
+files and the simulator extras (``training.simulator.generate.FILES``), a progress bar while it works (on stderr) and a
 summary table (rows per file, time taken) on stdout. Bad arguments are reported together, exit code 2.
 """
 
@@ -35,8 +35,8 @@ def generate(
     from rich.table import Table
 
     from service.settings import Settings
-    from training.simulator import FILES, SimulationConfig
-    from training.simulator import generate as simulate_to
+    from training.simulator.generate import FILES, SimulationConfig
+    from training.simulator.generate import generate as simulate_to
 
     with reported_errors():
         config = SimulationConfig(enterprises, institutions, seed, outcomes, ground_truth).validate(_OPTIONS)

@@ -32,11 +32,11 @@ def import_real(
         raise fail(f"dataset must be one of {', '.join(DATASETS)}. Got {dataset!r} instead.")
     with reported_errors():
         if dataset == "sba":
-            from training.realdata.sba import import_sba
+            from service.imports.sba import import_sba
 
             summary = import_sba(path, out, naics_path=naics, profile_until=profile_until)
         else:
-            from training.realdata.kiva import import_kiva
+            from service.imports.kiva import import_kiva
 
             summary = import_kiva(path, out, partners_path=partners, profile_until=profile_until)
     out_console.print(
@@ -111,7 +111,7 @@ def evaluate(
         if rankings is not None:
             write_rankings(report, rankings)
         if export_model is not None and report.ranker is not None:
-            from matching.ranking import save_bundle
+            from matching.rank.rankers import save_bundle
 
             save_bundle(report.ranker, export_model, extra={"evaluated": {"data": data.name,
                                                                           "split_date": report.split_date}})

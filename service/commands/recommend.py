@@ -13,13 +13,13 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from matching.context import as_time, check_as_of, fit_matcher, problem_frame
 from matching.errors import InvalidInput, Issue
-from matching.problems import PROBLEM_COLUMNS
-from matching.ranking import load_bundle
-from matching.reasons import LANGUAGES, reason_data, reasons_data, render
+from matching.explain.reasons import LANGUAGES, reason_data, reasons_data, render
+from matching.rank.rankers import load_bundle
 from matching.records import RankedInstitution, Recommendation
-from matching.tables import Tables
+from matching.tables.context import as_time, check_as_of, fit_matcher, problem_frame
+from matching.tables.files import Tables
+from matching.understand.problems import PROBLEM_COLUMNS
 from service.commands._common import out_console, reported_errors
 from service.loading import current_ranker, load_tables_from
 from service.settings import Settings

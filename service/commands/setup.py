@@ -30,7 +30,7 @@ def setup(
     train: Annotated[bool, typer.Option(help="Train the first model when there is none.")] = True,
 ) -> None:
     """Load the sample data into the store and train the default model, each only if absent."""
-    from matching.tables import read_tables
+    from matching.tables.files import read_tables
     from service.commands.train import tracking_uri
     from service.store import count_rows, create_schema, describe, import_tables, make_engine
 

@@ -28,7 +28,7 @@ def import_command(
     db: Annotated[str | None, typer.Option("--db", help="A database URL (default: SMEMATCH_DATABASE_URL).")] = None,
 ) -> None:
     """Validate the tables of FOLDER and upsert them into the store, all or nothing."""
-    from matching.tables import read_tables
+    from matching.tables.files import read_tables
     from service.settings import Settings
     from service.store import create_schema, describe, import_tables, make_engine
 

@@ -1,7 +1,7 @@
 """The store: SQLAlchemy 2 over SQLite (embedded default) or PostgreSQL, for tables, outcomes and logs.
 
 Inputs: a database URL (``Settings.database_url``, ``SMEMATCH_DATABASE_URL``) and validated
-``matching.tables.Tables``. Outputs: the same ``Tables`` back (``load_tables``), stored records, import
+``matching.tables.files.Tables``. Outputs: the same ``Tables`` back (``load_tables``), stored records, import
 summaries. Nothing is built at import time: callers make an engine with ``make_engine(url)``, create the
 schema once with ``create_schema(engine)`` (the Alembic migrations to the head) and pass the engine to every function.
 

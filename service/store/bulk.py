@@ -1,6 +1,6 @@
 """Moving whole tables in and out of the store: ``import_tables`` and ``load_tables``.
 
-Inputs: validated ``matching.tables.Tables`` (from ``read_tables``). ``import_tables`` writes them in one
+Inputs: validated ``matching.tables.files.Tables`` (from ``read_tables``). ``import_tables`` writes them in one
 transaction (all or nothing), upserting on ids in batches: for each batch it reads the stored rows with the
 same ids, counts what is new, changed or unchanged, and writes only the new and changed rows with the
 dialect's ``INSERT .. ON CONFLICT DO UPDATE`` (SQLite, PostgreSQL). Re-importing the same files writes
@@ -22,7 +22,7 @@ from sqlalchemy import JSON, ColumnElement, Connection, Engine, Table, Text, any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from matching.tables import COLUMNS, KEYS, TABLE_NAMES, Tables, validate_tables
+from matching.tables.files import COLUMNS, KEYS, TABLE_NAMES, Tables, validate_tables
 from service.store.engine import reading, writing
 from service.store.errors import StoreError, translated_errors
 from service.store.models import CONTRACT_MODELS, table_of

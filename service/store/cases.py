@@ -4,7 +4,7 @@
     any of those (but solved) -> escalated -> resolved_by_province | closed
 
 Each transition is one ``case_events`` row (who, when, why: ``source``, ``by``, ``at`` and a reason
-``{"code", "params"}``, rendered in the reader's language by ``matching.reasons``); the ``cases`` row is the
+``{"code", "params"}``, rendered in the reader's language by ``matching.explain.reasons``); the ``cases`` row is the
 status after the last event, rewritten in the same transaction. A problem with no events is ``open``.
 
 Recorded exactly once: an event takes the next ``sequence`` of its problem and ``(problem_id, sequence)`` is

@@ -1,6 +1,6 @@
 """The store's schema as typed SQLAlchemy 2 ORM models, one class per table.
 
-The four contract tables (enterprises, problems, institutions, outcomes) mirror ``matching.tables.COLUMNS``
+The four contract tables (enterprises, problems, institutions, outcomes) mirror ``matching.tables.files.COLUMNS``
 column for column; ``recommendations`` with ``recommendation_items`` log what was shown (the text's hash,
 never the text); ``api_keys`` keep the SHA-256 of each key, never the key; ``audit_events`` is the
 append-only trail of edits (who, when, what, the record before and after); ``served_model`` names the
@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from matching.records import CASE_STATUSES, INSTITUTION_KINDS, OUTCOME_STATUSES, SECTORS
-from matching.tables import MAX_ID_LENGTH
+from matching.tables.files import MAX_ID_LENGTH
 
 __all__ = [
     "Base",
@@ -248,7 +248,7 @@ def table_of(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-# The contract tables in ``matching.tables.TABLE_NAMES`` order.
+# The contract tables in ``matching.tables.files.TABLE_NAMES`` order.
 CONTRACT_MODELS: dict[str, type[Base]] = {
     "enterprises": EnterpriseRow,
     "problems": ProblemRow,

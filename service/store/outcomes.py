@@ -18,7 +18,7 @@ from sqlalchemy.sql.dml import Insert
 
 from matching.errors import InvalidInput, Issue
 from matching.records import MAX_TEXT_LENGTH, OUTCOME_STATUSES, Outcome
-from matching.tables import MAX_ID_LENGTH
+from matching.tables.files import MAX_ID_LENGTH
 from service.store.cases import CaseRules, apply_in, outcome_move
 from service.store.clock import naive_utc, utc_now
 from service.store.engine import writing
@@ -32,7 +32,7 @@ def record_outcome(engine: Engine, outcome: Outcome, *, rules: CaseRules | None 
     """Store ``outcome`` unless its id is stored already; see the module docstring. A new outcome moves its
     problem's case (``service.store.cases``, ``rules`` for the failed-referrals rule) in the same transaction."""
     _check_fields(outcome)
-    # Normalised as matching.tables normalises a table: ids and recorded_by stripped, '' recorded_by is none.
+    # Normalised as matching.tables.files normalises a table: ids and recorded_by stripped, '' recorded_by is none.
     wanted = replace(
         outcome,
         outcome_id=outcome.outcome_id.strip(),

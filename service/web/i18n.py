@@ -5,7 +5,7 @@ page's JavaScript (to switch language without a reload), so the two can never di
 ``labels``: key -> {language -> text}, every key in every language of ``languages``.
 
 Reasons are not labels: the page renders them from their code and parameters with the templates of
-``matching.reasons`` (served at ``/console/reasons.json``).
+``matching.explain.reasons`` (served at ``/console/reasons.json``).
 
 Inputs: the JSON file and a language code. Outputs: label dicts and a language chosen from ``?lang=`` or
 ``Accept-Language``.

@@ -5,7 +5,7 @@
   holds no data that needs a key: everything else is fetched by the page's JavaScript from ``/v1`` with the
   key in ``X-API-Key``.
 - ``GET /console/reasons.json``: the templates and vocabularies reasons are rendered with
-  (``matching.reasons.templates``), so the page renders each reason from its code and parameters.
+  (``matching.explain.reasons.templates``), so the page renders each reason from its code and parameters.
 - ``GET /v1/me``: who the presented key is (id, name, role), so the page shows only what the role may do.
 - ``GET /v1/model/runs`` (analysts): recent training runs with their metrics and baselines (``service.web.runs``),
   remembered for ``runs_ttl_seconds`` (reading MLflow takes seconds), and the MLflow UI's address when set.
@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from matching import reasons
+from matching.explain import reasons
 from matching.records import OUTCOME_STATUSES, SECTORS
 from service.api.deps import Analyst, AnyRole, QueryCheckedRoute
 from service.api.routes import responses

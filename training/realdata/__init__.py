@@ -1,6 +1,6 @@
-"""Real public records (SBA 7(a) loans, Kiva micro-loans) as smematch tables, and the evaluation on them.
+"""Evaluation on real public records imported by ``service.imports`` (SBA 7(a) loans, Kiva micro-loans).
 
-``sba.import_sba`` and ``kiva.import_kiva`` write the four tables of the table contract; ``evaluate`` ranks the
-institution that really served each later case with simple baselines, the text-only ranker and a learned
-ranker. Nothing is imported or computed at package import time.
+``evaluate`` ranks the institution that really served each later case with simple baselines, the text-only
+ranker and the learned ranker trained on the outcomes before the split; ``runs`` logs the evaluation to MLflow;
+``study`` describes what the records make findable.
 """

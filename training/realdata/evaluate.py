@@ -1,6 +1,6 @@
 """Evaluate on real records: for each case stated after a date, is the institution that really served it found?
 
-Input: a data folder of the four tables (``matching.tables``; e.g. written by ``import-real``) and a split date.
+Input: a data folder of the four tables (``matching.tables.files``; e.g. written by ``import-real``) and a split date.
 Everything before the date trains, everything from the date on is evaluated. A case is a problem with an
 outcome whose status says an institution took it up (accepted, solved or failed). Output: an
 ``EvaluationReport`` with hit@1, hit@5, hit@10 and MRR (over the first ``MAX_RANK`` places; a miss counts 0) for
@@ -12,7 +12,7 @@ outcome whose status says an institution took it up (accepted, solved or failed)
 - ``text_only``: ``matching.TextOnlyRanker`` through the Matcher (its retrieval, eligibility and features);
 - ``trained``: what ``serve`` would have answered on the split date: the ranker that ``smematch train`` fits
   (``training.api.fit_ranker``) on the outcomes recorded before the split, loaded into a Matcher whose track
-  record and history are the outcomes recorded before the split (``matching.context.fit_matcher(as_of=split)``),
+  record and history are the outcomes recorded before the split (``matching.tables.context.fit_matcher(as_of=split)``),
   each case ranked by ``Matcher.recommend_frame`` with ``k = MAX_RANK`` (plus the institutions left out, when
   some are) (an escalated case ranks nothing);
 
@@ -34,14 +34,13 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from matching import LearnedRanker
-from matching.context import as_time, fit_matcher
 from matching.eligibility import RULES, check_rules
 from matching.errors import InvalidInput, Issue
-from matching.history import as_seconds
-from matching.tables import Tables, read_tables
+from matching.features.history import as_seconds
+from matching.tables.context import as_time, fit_matcher
+from matching.tables.files import Tables, read_import_manifest, read_tables
 from training.api import fit_ranker
 from training.config import TrainingConfig, load_config
-from training.realdata.output import read_manifest
 from training.realdata.study import broken_rules, build_study
 
 __all__ = ["METHODS", "RECENT_POPULAR", "ORDER", "MAX_RANK", "MethodScore", "EvaluationReport",
@@ -156,7 +155,7 @@ def evaluate_folder(folder: str | Path, split_date: str, *, exclude_top: int = 0
                     progress: Callable[[str], None] | None = None) -> EvaluationReport:
     """Read and validate the folder's tables, check the import's profile cut-off, and evaluate."""
     split = as_time(split_date, "split-date")
-    manifest = read_manifest(folder) or {}
+    manifest = read_import_manifest(folder) or {}
     until = manifest.get("profile_until")
     if until and split < pd.Timestamp(until):
         raise InvalidInput(Issue(column="split-date", found=split.date().isoformat(), file=str(folder),

@@ -22,12 +22,12 @@ import pandas as pd
 
 from matching import Matcher, TextOnlyRanker
 from matching.catalogue import Catalogue
-from matching.context import fit_matcher
 from matching.eligibility import combine, eligibility_masks
 from matching.errors import InvalidInput, Issue
-from matching.problems import PreparedProblems
-from matching.retrieval import top_k
-from matching.tables import Tables
+from matching.retrieve import top_k
+from matching.tables.context import fit_matcher
+from matching.tables.files import Tables
+from matching.understand.problems import PreparedProblems
 from training.dataset import problem_frame
 
 __all__ = ["Study", "Popularity", "build_study", "broken_rules", "BREAK_THRESHOLD", "ranked_lists", "TAKEN_UP",

@@ -1,7 +1,7 @@
 // Labels in English and Simplified Chinese, from labels.json (the file service/web/i18n.py reads too).
 // Elements carry the key of their label (data-i18n, data-i18n-label for aria-label) and reasons their code
 // and parameters (data-reason, JSON), so switching language re-renders the page in place.
-// renderReason renders as matching/reasons.py `render` does, from the same templates.
+// renderReason renders as matching/explain/reasons.py `render` does, from the same templates.
 
 const LANGUAGE_NAME = "smematch.language";
 const PLACEHOLDER = /\{(\w+)(?::(\w+)(\*?))?\}/g;
@@ -91,7 +91,7 @@ function formatted(value, how, star, lang) {
 }
 
 /**
- * A reason ({code, params}) as text in the current language, with the templates of matching/reasons.py
+ * A reason ({code, params}) as text in the current language, with the templates of matching/explain/reasons.py
  * (served as /console/reasons.json): the same rendering as the Python `render`. Unknown codes show their text.
  */
 export function renderReason(reason) {

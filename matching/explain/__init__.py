@@ -1,0 +1,1 @@
+"""Explanation: reasons for each recommended pair, as sentences and as data."""

@@ -1,0 +1,1 @@
+"""Pair features: the one feature function and what outcome history says about a pair."""

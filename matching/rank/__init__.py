@@ -1,0 +1,1 @@
+"""Ranking: the rankers and the model bundles they are saved in."""

@@ -1,0 +1,32 @@
+"""Batch matching over every enterprise: streaming, capacity-aware assignment, resumable, local or on Dask.
+
+    source = FolderSource("data/sample")          # or TablesSource(load_tables(engine)) for the store
+    summary = run_batch(source, ranker, BatchOptions(output=Path("out.parquet"), k=5, assign=True))
+
+Output: Parquet with one row per problem and rank (``OUTPUT_COLUMNS``; an escalated problem has one row of
+rank 0), plus ``assigned`` with ``assign=True``; and ``<name>.summary.json`` beside it. Modules: ``sources``
+(reading and staging the input in chunks), ``scoring`` (one chunk through the engine), ``engines`` (local
+loop and Dask partitions), ``work`` (the resumable work folder), ``finish`` (assignment, output, summary),
+``run`` (the whole run).
+"""
+
+from service.batch.run import ENGINES, STOP_AFTER_VARIABLE, BatchOptions, run_batch, summary_path
+from service.batch.scoring import OUTPUT_COLUMNS, fit_matcher, score_chunk
+from service.batch.sources import Context, FolderSource, ProblemSource, TablesSource
+from service.batch.work import BatchError
+
+__all__ = [
+    "run_batch",
+    "BatchOptions",
+    "BatchError",
+    "ProblemSource",
+    "FolderSource",
+    "TablesSource",
+    "Context",
+    "OUTPUT_COLUMNS",
+    "ENGINES",
+    "STOP_AFTER_VARIABLE",
+    "fit_matcher",
+    "score_chunk",
+    "summary_path",
+]
