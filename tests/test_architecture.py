@@ -1,4 +1,6 @@
-"""The dependency rule of the design: service -> training -> matching, and matching imports neither."""
+"""The layout the design card fixes, enforced: service -> training -> matching (matching imports neither), the
+engine's pipeline steps each in a module or package of its own under ``matching/``, knowing neither the
+orchestrating ``Matcher`` nor table files."""
 
 from __future__ import annotations
 
@@ -34,6 +36,53 @@ def test_package_imports_point_one_way(package: str) -> None:
     }
     offenders = {name: bad for name, bad in offenders.items() if bad}
     assert offenders == {}
+
+
+# The engine's steps in pipeline order, as ``matching/__init__.py`` lists them.
+PIPELINE = ("normalise", "understand", "retrieve", "eligibility", "features", "rank", "explain", "assign")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def step_files(step: str) -> list[Path]:
+    module, package = ROOT / "matching" / f"{step}.py", ROOT / "matching" / step
+    return [module] if module.is_file() else sorted(package.rglob("*.py"))
+
+
+@pytest.mark.parametrize("step", PIPELINE)
+def test_each_pipeline_step_is_one_module_or_package_listed_in_order(step: str) -> None:
+    assert step_files(step), f"matching/{step}.py or matching/{step}/ is missing"
+    listed = (ROOT / "matching" / "__init__.py").read_text(encoding="utf-8")
+    positions = [listed.index(f"    {name}") for name in PIPELINE]
+    assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize("step", PIPELINE)
+def test_pipeline_steps_know_neither_the_matcher_nor_table_files(step: str) -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            name for name in imported_modules(path)
+            if name == "matching.matcher" or name.startswith("matching.tables")
+        )
+        for path in step_files(step)
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+def test_training_holds_no_batch_engine_and_no_importers() -> None:
+    """Batch runs live in ``service/batch``, importers of public records in ``service/imports``."""
+    names = {path.relative_to(ROOT / "training").parts[0] for path in (ROOT / "training").rglob("*.py")}
+    assert not names & {"batch", "sba.py", "kiva.py"}
+    assert {"batch", "imports"} <= {path.name for path in (ROOT / "service").iterdir() if path.is_dir()}
 
 
 def test_importing_the_cli_builds_no_app_engine_or_model() -> None:
