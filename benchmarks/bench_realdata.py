@@ -1,11 +1,11 @@
 """Real records end to end: import SBA 7(a) and Kiva, evaluate, and measure what the engine does with them.
 
 Run: ``.venv/bin/python benchmarks/bench_realdata.py [--data ../shared/realdata]``. Prints, per
-dataset: the import and evaluation times, the Markdown result tables of ``smematch evaluate`` (the README
-tables), a paired bootstrap of the trained ranker against the best simple baseline, and the measurements behind
-the engine change requests (escalations of ``Matcher.recommend``, problems without a detected category, words
-per problem, how much of the track record the engine can see at the split, and what history-based lending
-ranges would exclude).
+dataset: the import and evaluation times, the Markdown result tables of ``smematch evaluate`` (the tables of
+``benchmarks/RESULTS.md``), a paired bootstrap of the trained ranker against the best simple baseline, and the
+measurements behind the engine change requests (escalations of ``Matcher.recommend``, problems without a
+detected category, words per problem, how much of the track record the engine can see at the split, and what
+history-based lending ranges would exclude).
 """
 
 from __future__ import annotations

@@ -17,10 +17,9 @@ scaling, in integers: ``_solve_flow``): each problem sends one unit to a sink, t
 splits what remains into connected components and solves batches of whole components as linear programmes
 (a vertex solution: simplex, or interior point with crossover, in HiGHS via ``scipy.optimize.linprog``); the
 tests hold the two to the same optimum. The flow is the default for its memory and time: after the reduction,
-the simulated nation's 8,731,437 candidate pairs (1,749,443 problems) are one connected component, whose
-programme took the batch run to a peak of 10.27 GiB (2.68 GiB with the flow); on 1,000,000 synthetic problems x
-10,000 institutions the flow took 15.3 s and 1.38 GiB, the programmes 85.2 s and 5.43 GiB, for the same total
-(measured, each in its own process).
+a simulated nation's candidate pairs form one connected component, whose programme needs several times the
+memory the flow needs, and the programmes are slower for the same total (``benchmarks/bench_batch.py --sizes
+nation --nation-assign``).
 
 ``method="auction"`` tries an auction with epsilon scaling first (``_auction``), which proves its result
 optimal with a dual certificate (dual minus primal below 1 on the integer weights) and falls back to the

@@ -142,9 +142,10 @@ class Matcher:
         # Eligibility rules that only score (through their fit features), never exclude: for records whose
         # institutions' regions, sectors or ranges were observed from past cases rather than declared.
         self.soft_rules = tuple(soft_rules)
-        # Candidates the ranker scores per problem (at least 3k): 16 rather than 24 costs 0.4% of ground-truth
-        # NDCG@5 on the simulator's sample (0.7555 against 0.7586, trained model) and saves ~20% of the
-        # engine's time, which scoring, features and reasons over candidates dominate.
+        # Candidates the ranker scores per problem (at least 3k). Scoring, features and reasons over the
+        # candidates dominate the engine's time, so the default is a narrow pool whose ground-truth ranking
+        # quality on the simulator's sample stays close to a wider one's (``benchmarks/bench_training.py --part
+        # quality``, ``benchmarks/bench_engine.py``).
         self.n_candidates = n_candidates
         self.chunk_cells = chunk_cells
         self.diversify = diversify

@@ -78,9 +78,9 @@ class TextIndex:
         each text's ``matching.normalise.words``, when the caller has them already).
 
         The fitted vectoriser's computation (counts of known terms, ``1 + log`` of each, times the IDF, rows
-        scaled to unit length by scikit-learn's own routine), without its per-call checks and conversions:
-        16 sample texts in 0.53-0.64 ms instead of 1.82 (measured); tests/test_text.py checks the values equal
-        the vectoriser's ``transform``, bit for bit."""
+        scaled to unit length by scikit-learn's own routine), without its per-call checks and conversions, which
+        outweigh the computation for the few texts of a request (the engine alone in ``benchmarks/bench_api.py``);
+        tests/test_text.py checks the values equal the vectoriser's ``transform``, bit for bit."""
         self._check()
         analyzer = analyze_normalized if normalized else analyze
         analysed = (analyzer(text) for text in texts) if tokens is None else map(terms_of_words, tokens)
@@ -99,11 +99,11 @@ class TextIndex:
         The result is dense anyway (common character n-grams touch most profiles), so per block of up to
         ``block`` queries and per tile of ``TILE`` institutions the profile rows of the terms the block uses
         are made dense (at most ``max_cells`` values at once; a block that needs more is halved) and multiplied
-        by the block's sparse rows (measured at 10,000 institutions, chunks of 800 queries: 0.16 ms a query
-        against 0.32-0.36 for one sparse-sparse product, with identical values). Tiles keep the rows being
-        added up in cache: 4,000 queries at 10,000 institutions took 0.80 s in tiles of 1,024 against 1.16 s
-        untiled, with identical values. Each score is summed over its query's terms in the same order
-        whatever the block or tile, so chunking never changes a score."""
+        by the block's sparse rows: faster than one sparse-sparse product, with identical values. Tiles keep the
+        rows being added up in cache, also with identical values. ``benchmarks/bench_engine.py --scales large``
+        and ``benchmarks/bench_batch.py --sizes nation`` time retrieval at 10,000 institutions. Each score is
+        summed over its query's terms in the same order whatever the block or tile, so chunking never changes a
+        score."""
         self._check()
         if not (sp.issparse(queries) and queries.format == "csr" and queries.dtype == np.float32):
             queries = sp.csr_matrix(queries, dtype=np.float32)
@@ -124,7 +124,7 @@ class TextIndex:
             return
         # The block's rows over only the terms it uses: its own column indices renumbered into ``used`` (sorted,
         # as are each row's indices, so every row keeps its order and sums in the same order). The same matrix
-        # as ``part[:, used]`` without scipy's general fancy indexing (~0.1 ms a call, profiled).
+        # as ``part[:, used]`` without scipy's general fancy indexing, whose fixed cost every block would pay.
         rows = sp.csr_matrix((part.data, np.searchsorted(used, part.indices).astype(part.indices.dtype, copy=False),
                               part.indptr), shape=(part.shape[0], used.size))
         column = 0
@@ -161,10 +161,9 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     Exact, in three steps: a bound per row at or below its k-th largest value (the k-th largest of every
     ``SAMPLE_STRIDE``-th column, which is never above the row's own), the entries at or above it (a few times
     k per row), and one sort of those by row, value and column. A row whose bound lets through too many (few
-    eligible columns, many equal values) gets its exact k-th value by partition instead. On 400 x 10,000
-    retrieval scores of the nation benchmark: 54-59 ms with ``argpartition`` over whole rows, 44 ms with a full
-    ``partition`` as the bound, 20 ms this way (scratch measurements); one process scored 0.72-0.76 ms of CPU
-    per nation problem against 0.85-0.89 before."""
+    eligible columns, many equal values) gets its exact k-th value by partition instead. On a nation's
+    retrieval scores this is faster than ``argpartition`` over whole rows and than a full ``partition`` as the
+    bound; ``benchmarks/bench_batch.py --sizes nation`` times the batch run that uses it."""
     rows, columns = scores.shape
     k = min(k, columns)
     if k == 0:

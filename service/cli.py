@@ -48,8 +48,8 @@ _quick_exit_allowed = False  # set by a command whose results are all written an
 def allow_quick_exit() -> None:
     """Called by a command whose results are all written and closed: ``main`` then exits at once on success.
 
-    Tearing down scikit-learn, SciPy, pandas and Arrow takes ~0.8 s here and does nothing such a command
-    needs. Only ``main`` (the console script) acts on it; a command invoked in-process (tests) returns.
+    Tearing down scikit-learn, SciPy, pandas and Arrow at exit takes a noticeable while and does nothing such
+    a command needs. Only ``main`` (the console script) acts on it; a command invoked in-process (tests) returns.
     """
     global _quick_exit_allowed
     _quick_exit_allowed = True

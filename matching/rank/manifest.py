@@ -12,7 +12,7 @@ manifest recorded (a truncated copy, a disk error, a model file swapped under an
 
 The checksum detects accident, not malice: whoever can write the models folder can also rewrite the manifest,
 and a pickle runs code when it loads. Write access to the models folder must stay with the people and jobs
-trusted to run code in the service (README, "Model bundles and trust").
+trusted to run code in the service (``models/README.md``, "Trust").
 """
 
 from __future__ import annotations

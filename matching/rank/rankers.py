@@ -105,7 +105,7 @@ class _Probability:
         self.threads = threads
         self._direct = _calibrated_parts(estimator)
         self._trees = _tree_parts(self._direct[0]) if self._direct is not None else None
-        # A sigmoid calibrator's own computation, without its per-call input check (~4% of a one-problem call).
+        # A sigmoid calibrator's own computation, without its per-call input check (which a one-problem call pays).
         calibrator = self._direct[1] if self._direct is not None else None
         self._sigmoid = ((float(calibrator.a_), float(calibrator.b_))
                          if type(calibrator).__name__ == "_SigmoidCalibration" else None)
@@ -235,7 +235,7 @@ def _tree_parts(base: Any) -> tuple[Any, ...] | None:
 def _sum_of_trees(parts: tuple[Any, ...], matrix: np.ndarray, threads: int = 1) -> np.ndarray:
     """The raw score of ``decision_function`` for a C-contiguous float64 array: the baseline plus every tree's
     leaf value, added in the same order (so the same floats), without the per-call input checks and
-    conversions around the trees (~25% of the scoring time of a request's pairs, profiled). Private
+    conversions around the trees, a large share of scoring a request's pairs (``benchmarks/bench_api.py``). Private
     scikit-learn structures: ``_tree_parts`` checks the result against ``decision_function`` at load."""
     baseline, trees, known, feature_map = parts
     raw = np.zeros((matrix.shape[0], 1), dtype=baseline.dtype, order="F")
@@ -250,7 +250,7 @@ _controller: ThreadpoolController | None = None
 
 
 def _openmp_threads(threads: int) -> AbstractContextManager[object]:
-    """Limit OpenMP to ``threads`` while scoring (a controller built once, on first use: ~15 us a call)."""
+    """Limit OpenMP to ``threads`` while scoring (a controller built once, on first use, not per call)."""
     global _controller
     if _controller is None:
         _controller = ThreadpoolController()

@@ -376,7 +376,7 @@ def _check_id(raw: pd.Series, column: _Column, found: _Found) -> pd.Series:
 
 def _check_reference(ids: pd.Series, column: _Column, keys: pd.Series, files: Mapping[str, str], found: _Found) -> None:
     assert column.refers_to is not None
-    # As objects: the hash-table isin (pandas' Arrow string isin loops in Python, ~15 ms per 4,000 ids).
+    # As objects: the hash-table isin (pandas' Arrow string isin loops in Python; benchmarks/tables_and_store.py).
     unknown = ~ids.astype(object).isin(keys.astype(object)) & (ids != "")
     expected = f"an id listed in {files[column.refers_to]}"
     found.add(column.name, unknown, expected, lambda i: _show(ids.iat[i]))

@@ -58,9 +58,9 @@ def as_problem_columns(problems: ProblemRows | Mapping[str, np.ndarray]) -> dict
     """Problems as one array per column of ``PROBLEM_COLUMNS`` (missing ones all None), in input order.
 
     Takes a frame, ``Problem`` records or plain mappings (rows as an HTTP request gives them: no frame is
-    built for them). The arrays are what the pipeline reads column by column: a frame's column lookup costs
-    tens of microseconds in pandas, dozens of lookups a call; an array's, nothing (a quarter of a
-    one-problem call went to frame lookups and conversions, profiled). Numeric columns of a frame come as
+    built for them). The arrays are what the pipeline reads column by column: a frame's column lookup has a
+    fixed cost in pandas, paid dozens of times a call, and an array's has none, which matters most to a
+    one-problem call (the engine alone in ``benchmarks/bench_api.py``). Numeric columns of a frame come as
     float64 (NaN for missing), every other column as objects; rows' values are kept as given.
     """
     if isinstance(problems, Mapping):  # already columns (``validate_problems`` then ``prepare_problems``)
@@ -144,7 +144,7 @@ def _numeric(values: np.ndarray) -> np.ndarray:
 
 def _positions(values: np.ndarray, positions: dict[str, int]) -> np.ndarray:
     """Each value's position in ``positions`` (-1: none or unknown). A dict lookup per row: for the few rows
-    of a request, ``Series.map`` costs ~0.45 ms a column, more than the rest of the step."""
+    of a request, ``Series.map``'s fixed cost per column outweighs the rest of the step."""
     return np.fromiter((positions.get(v, -1) if isinstance(v, str) else -1 for v in values),
                        dtype=np.int64, count=len(values))
 

@@ -39,8 +39,9 @@ def fit_matcher(context: Context, ranker: Ranker, *, chunk_cells: int = 4_000_00
     """The service's matcher (``matching.tables.context.fit_matcher``: track record and history of cases, every
     enterprise's district, this month's load against capacity; all as of ``as_of`` when given) over the
     context; ``chunk_cells`` bounds the engine's dense
-    (problems x institutions) work: 400 problems at a time at 10,000 institutions, measured fastest
-    (1.09 / 0.95 / 0.95 / 1.39 ms per problem at 1, 4, 8 and 16 million cells with the trained model)."""
+    (problems x institutions) work: 400 problems at a time at 10,000 institutions, large enough to amortise
+    each chunk's fixed costs and small enough to stay in cache, the fastest of the sizes tried with the trained
+    model; ``benchmarks/bench_batch.py --sizes nation`` times the batch run with it."""
     tables = Tables(context.enterprises, context.history_problems, context.institutions, context.outcomes)
     return fit_service_matcher(tables, ranker, chunk_cells=chunk_cells, as_of=as_of)
 

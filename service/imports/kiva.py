@@ -36,7 +36,8 @@ REQUIRED = ("id", "loan_amount", "activity", "sector", "use", "country", "region
 PARTNER_COLUMNS = ("partner_id", "partner_name")
 POST_LOAN = ("funded_amount", "funded_time", "lender_count", "tags")
 DEFAULT_PROFILE_UNTIL = "2016-01-01"
-# An unfunded listing's failure is recorded this long after posting (funded loans here took at most 63 days).
+# An unfunded listing's failure is recorded this long after posting: later than any funded loan of the records
+# was funded, so the listing has surely expired.
 EXPIRY_DAYS = 90
 
 _SECTORS = {

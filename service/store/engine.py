@@ -58,9 +58,9 @@ def make_engine(url: str | URL, *, background_checkpoints: bool = False, wait_se
     ``background_checkpoints`` (SQLite): no commit copies the write-ahead log back into the database file
     (``wal_autocheckpoint=0``); the owner calls ``checkpoint(engine)`` from elsewhere, as the HTTP service
     does every second. Otherwise the commit that fills the log to 1,000 pages does it, fsync of the database
-    file included: a log write of 16 recommendations then took 10-14 ms instead of ~2.5 (p99 of 1,500
-    batches 10.7 ms; 4.3 ms without, measured), a stall for every request waiting on that commit. Durability
-    is the same: a transaction is durable once its log frames are synced, which every commit does.
+    file included, and that commit stalls every request waiting on it (recommendation latency:
+    ``benchmarks/bench_api.py``). Durability is the same: a transaction is durable once its log frames are
+    synced, which every commit does.
 
     ``wait_seconds``: how long a statement may wait for a lock (SQLite's busy timeout; PostgreSQL's
     ``lock_timeout`` and ``statement_timeout``, and a short connect timeout) before it fails; default: SQLite

@@ -129,8 +129,8 @@ def check_log_writable(engine: Engine) -> None:
 def _insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """``INSERT`` many rows through the driver's ``executemany``, each value through its column type's own bind
     processing (what ``connection.execute(table.insert(), rows)`` does, without compiling the statement and
-    building the parameters row by row: the log write of a batch of 16 recommendations went from ~2.1 to
-    ~1.6 ms, most of what is left being the commit's fsync). ``tests/test_store.py`` reads the rows back."""
+    building the parameters row by row, so that a log write costs little more than the commit's fsync).
+    ``tests/test_store.py`` reads the rows back."""
     dialect = connection.dialect
     # Per dialect object (its processors close over its settings, e.g. its JSON serialiser), kept on it.
     statements: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = dialect.__dict__.setdefault(

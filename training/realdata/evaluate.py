@@ -52,8 +52,8 @@ ORDER = ("random", "popular_in_region", RECENT_POPULAR, "text_only", "trained")
 # Places ranked per case, by every method: what a caseworker reads, and what ``recommend -k 10`` answers.
 MAX_RANK = 10
 # Real records show an institution's regions (sectors, ranges) only as those it served before the profile date,
-# and lenders reach new states later (14% of the SBA cases of 2005-2006 went to a lender outside the states it
-# served before October 2004), while a Kiva partner never leaves its country. So by default ("auto") a rule
+# and SBA lenders reach new states later (``evaluate`` reports how many served cases break each rule), while a
+# Kiva partner never leaves its country. So by default ("auto") a rule
 # is scored (its fit feature, the history features) but not enforced when the served cases between the profile
 # date and the split break it in at least 1% of cases (``training.realdata.study.broken_rules``).
 AUTO = "auto"
