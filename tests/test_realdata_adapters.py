@@ -184,6 +184,10 @@ def test_cli_imports_both_datasets(tmp_path: Path) -> None:
                                  "--naics", str(NAICS_FILE)])
     assert result.exit_code == 0, result.output
     assert f"{SBA_LOANS:,} problems" in result.output
+    # counts are printed with thousands separators (the staged outcomes number more than a thousand)
+    outcomes = len(read_tables(tmp_path / "sba").outcomes)
+    assert outcomes >= 1000 and f"{outcomes:,} outcomes" in " ".join(result.output.split())
+    assert f"{outcomes:,}" != str(outcomes)
     result = runner.invoke(app, ["import-real", "kiva", str(KIVA_FILE.parent), "--out", str(tmp_path / "kiva")])
     assert result.exit_code == 0, result.output
     assert read_tables(tmp_path / "kiva").institutions.shape[0] == KIVA_PARTNERS
