@@ -16,16 +16,10 @@ scaling, in integers: ``_solve_flow``): each problem sends one unit to a sink, t
 (at the pair's cost) or straight (unassigned); each institution passes at most its room. ``method="lp"``
 splits what remains into connected components and solves batches of whole components as linear programmes
 (a vertex solution: simplex, or interior point with crossover, in HiGHS via ``scipy.optimize.linprog``); the
-tests hold the two to the same optimum. The flow is the default for its memory and time: after the reduction,
-a simulated nation's candidate pairs form one connected component, whose programme needs several times the
-memory the flow needs, and the programmes are slower for the same total (``benchmarks/bench_batch.py --sizes
-nation --nation-assign``).
-
-``method="auction"`` tries an auction with epsilon scaling first (``_auction``), which proves its result
-optimal with a dual certificate (dual minus primal below 1 on the integer weights) and falls back to the
-linear programmes when it does not converge within its round budget. It is fast on instances with spread-out
-preferences, but the simulated cities' many near-identical problems start price wars that make its rounds grow
-as 1/epsilon, so it is not the default.
+tests hold the two to the same optimum, and to brute force and scipy's ``linear_sum_assignment``. The flow is
+the default for its memory and time: after the reduction, a simulated nation's candidate pairs form one
+connected component, whose programme needs several times the memory the flow needs, and the programmes are
+slower for the same total (``benchmarks/bench_batch.py --sizes nation --nation-assign``).
 
 Scores are rounded to a grid of ``resolution`` first, so that near-equal scores tie exactly and the result
 does not depend on the last bits of a float.
@@ -40,9 +34,9 @@ from scipy.sparse.csgraph import connected_components
 
 from matching.errors import InvalidInput, Issue
 
-__all__ = ["assign", "assignment_value", "METHODS"]
+__all__ = ["assign", "METHODS"]
 
-METHODS = ("auto", "flow", "lp", "auction")
+METHODS = ("auto", "flow", "lp")
 _BATCH_PAIRS = 200_000  # components are packed into linear programmes of about this many pairs
 
 
@@ -57,9 +51,8 @@ def assign(
 ) -> np.ndarray:
     """The pairs of a maximum-score assignment under capacity, as a boolean mask over the pairs.
 
-    ``method``: "auto" or "flow" (one minimum-cost flow), "lp" (linear programmes over connected components),
-    or "auction" (certified auction, falling back to the linear programmes if it does not converge; see the
-    module docstring)."""
+    ``method``: "auto" or "flow" (one minimum-cost flow), or "lp" (linear programmes over connected
+    components); see the module docstring."""
     if method not in METHODS:
         raise InvalidInput(Issue(column="method", expected=f"one of {', '.join(METHODS)}", found=repr(method)))
     problems = np.asarray(problems, dtype=np.int64)
@@ -72,21 +65,11 @@ def assign(
     capacity = np.floor(np.nan_to_num(capacity, nan=0.0, posinf=np.iinfo(np.int64).max / 4))
     live = np.flatnonzero((weight > 0) & (capacity[institutions] > 0))
     live, room = _reduce(problems, institutions, weight, capacity, live, chosen)
-    if len(live) and method == "auction":
-        picked = _auction(problems[live], institutions[live], weight[live], room[institutions[live]])
-        if picked is not None:
-            chosen[live[picked]] = True
-            return chosen
     if len(live) and method in ("auto", "flow") and _solve_flow(problems, institutions, weight, room, live, chosen):
         return chosen
     if len(live):
         _solve_components(problems, institutions, weight, room, live, chosen)
     return chosen
-
-
-def assignment_value(scores: np.ndarray, chosen: np.ndarray) -> float:
-    """The total score of the chosen pairs."""
-    return float(np.asarray(scores, dtype=np.float64)[np.asarray(chosen, dtype=bool)].sum())
 
 
 def _check(problems: np.ndarray, institutions: np.ndarray, scores: np.ndarray, capacity: np.ndarray) -> None:
@@ -240,119 +223,3 @@ def _solve_lp(problems: np.ndarray, institutions: np.ndarray, weight: np.ndarray
         if np.all((x < 1e-6) | (x > 1 - 1e-6)):
             return x > 0.5
     raise RuntimeError("the assignment programme found no integral optimum")  # cannot happen: TU matrix
-
-
-def _auction(problems: np.ndarray, institutions: np.ndarray, weight: np.ndarray, room: np.ndarray, *,
-             max_rounds: int = 20_000) -> np.ndarray | None:
-    """Forward auction with epsilon scaling (Bertsekas) on integer weights; returns the chosen pairs of an
-    optimum, proven by its dual certificate (gap below 1), or None when it does not get there in time.
-
-    Each institution's price is the lowest bid it holds when full, else 0; a problem without an institution
-    bids for its best one (value minus price) by the margin over its second best (or over nothing) plus
-    epsilon; an institution keeps its ``room`` highest bids. For any prices, (prices, each problem's best value
-    or 0) is a feasible dual of the linear programme, so dual minus primal below 1 on integer weights proves
-    the assignment optimal; with epsilon below 1/n it always gets there.
-    """
-    person_ids, person = np.unique(problems, return_inverse=True)
-    inst_ids, inst = np.unique(institutions, return_inverse=True)
-    n, m = len(person_ids), len(inst_ids)
-    capacity = np.zeros(m, dtype=np.int64)
-    capacity[inst] = np.minimum(room, n).astype(np.int64)
-    order = np.lexsort((inst, person))
-    person, inst, value, pair = person[order], inst[order], weight[order], order
-    counts = np.bincount(person, minlength=n)
-    slot = np.arange(len(person)) - np.repeat(np.cumsum(counts) - counts, counts)
-    width = int(counts.max())
-    options = np.full((n, width), m, dtype=np.int64)  # column m: a sentinel institution that nobody gets
-    options[person, slot] = inst
-    worth = np.full((n, width), -np.inf)
-    worth[person, slot] = value
-    pair_at = np.full((n, width), -1, dtype=np.int64)
-    pair_at[person, slot] = pair
-    price = np.zeros(m + 1)
-    holds = np.full(n, -1, dtype=np.int64)  # slot held by each problem, -1: none
-    bid = np.zeros(n)
-    rows = np.arange(n)
-    epsilon = max(float(value.max()) / 16.0, 1.0)
-    final = 1.0 / (n + 1)
-    rounds = 0
-
-    def reprice() -> None:
-        held = holds >= 0
-        where = options[rows[held], holds[held]]
-        load = np.bincount(where, minlength=m)
-        lowest = np.full(m, np.inf)
-        np.minimum.at(lowest, where, bid[held])
-        price[:m] = np.where(load >= capacity, lowest, 0.0)
-
-    while True:
-        # Problems whose hold no longer satisfies epsilon-complementary slackness let go, until none does.
-        while True:
-            reprice()
-            values = worth - price[options]
-            held = np.flatnonzero(holds >= 0)
-            mine = values[held, holds[held]]
-            values[held, holds[held]] = -np.inf
-            other = np.maximum(values[held].max(axis=1), 0.0)
-            loose = held[mine < other - epsilon]
-            if len(loose) == 0:
-                break
-            holds[loose] = -1
-        # Every hold now pays the institution's price: its slackness is then judged against this epsilon.
-        held = np.flatnonzero(holds >= 0)
-        bid[held] = price[options[held, holds[held]]]
-        active = holds < 0
-        while active.any():
-            rounds += 1
-            if rounds > max_rounds:
-                return None
-            bidders = np.flatnonzero(active)
-            values = worth[bidders] - price[options[bidders]]
-            best = values.argmax(axis=1)
-            first = values[np.arange(len(bidders)), best]
-            values[np.arange(len(bidders)), best] = -np.inf
-            second = np.maximum(values.max(axis=1), 0.0)
-            out = first <= 0
-            active[bidders[out]] = False
-            bidders, best, second = bidders[~out], best[~out], second[~out]
-            if len(bidders) == 0:
-                break
-            target = options[bidders, best]
-            offers = worth[bidders, best] - second + epsilon
-            touched = np.zeros(m + 1, dtype=bool)
-            touched[target] = True
-            holders = np.flatnonzero(holds >= 0)
-            holders = holders[touched[options[holders, holds[holders]]]]
-            who = np.concatenate([holders, bidders])
-            at = np.concatenate([options[holders, holds[holders]], target])
-            amount = np.concatenate([bid[holders], offers])
-            incumbent = np.concatenate([np.ones(len(holders), bool), np.zeros(len(bidders), bool)])
-            ranked = np.lexsort((who, ~incumbent, -amount, at))
-            at_sorted = at[ranked]
-            starts = np.flatnonzero(np.r_[True, at_sorted[1:] != at_sorted[:-1]])
-            place = np.arange(len(ranked)) - np.repeat(starts, np.diff(np.r_[starts, len(ranked)]))
-            keep = place < capacity[at_sorted]
-            winners, losers = ranked[keep], ranked[~keep]
-            holds[who[losers]] = -1
-            active[who[losers]] = True
-            new = winners[~incumbent[winners]]
-            holds[who[new]] = best[new - len(holders)]
-            bid[who[new]] = amount[new]
-            active[who[new]] = False
-            full = np.bincount(at_sorted[keep], minlength=m + 1)[:m] >= capacity
-            lowest = np.full(m + 1, np.inf)
-            np.minimum.at(lowest, at[winners], amount[winners])
-            changed = touched[:m]
-            price[:m][changed] = np.where(full[changed], lowest[:m][changed], 0.0)
-        reprice()
-        values = worth - price[options]
-        dual = float(np.maximum(values.max(axis=1), 0.0).sum() + (capacity * price[:m]).sum())
-        held = np.flatnonzero(holds >= 0)
-        primal = float(worth[held, holds[held]].sum())
-        if dual - primal < 1.0 - 1e-6:
-            chosen = np.zeros(len(weight), dtype=bool)
-            chosen[pair_at[held, holds[held]]] = True
-            return chosen
-        if epsilon <= final:
-            return None
-        epsilon = max(epsilon / 8.0, final)

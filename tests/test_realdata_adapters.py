@@ -18,15 +18,17 @@ from service.imports.naics import read_naics, sector_of
 from service.imports.sba import POST_LOAN as SBA_POST_LOAN
 from service.imports.sba import import_sba, lender_kind, sba_frames
 
-REALDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
+# Small cuts of the real files (tests/data/realdata/README.md says which rows and how they were cut).
+REALDATA = Path(__file__).resolve().parent / "data" / "realdata"
 SBA_FILE = REALDATA / "sba_7a" / "SBAnational_head.csv"
 KIVA_FILE = REALDATA / "kiva" / "kiva_sample_a.csv"
 NAICS_FILE = REALDATA / "naics_2017" / "2017_NAICS_Descriptions.csv"
 
-pytestmark = pytest.mark.skipif(not REALDATA.is_dir(), reason=f"no real data folder at {REALDATA}")
+SBA_LOANS = 575  # loans in the SBA fixture, 15 of them naming no lender
+KIVA_LOANS, KIVA_PARTNERS = 400, 18
 
 
-def sba_rows(n: int) -> pd.DataFrame:
+def sba_rows(n: int | None = None) -> pd.DataFrame:
     return pd.read_csv(SBA_FILE, dtype=str, keep_default_na=False, nrows=n)
 
 
@@ -36,17 +38,9 @@ def naics():
 
 
 @pytest.fixture(scope="module")
-def sba_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first 3,000 SBA loans as their own file (the adapter reads files)."""
-    path = tmp_path_factory.mktemp("sba") / "SBAnational_head.csv"
-    sba_rows(3000).to_csv(path, index=False)
-    return path
-
-
-@pytest.fixture(scope="module")
-def sba_tables(sba_slice: Path, tmp_path_factory: pytest.TempPathFactory):
+def sba_tables(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("sba_tables")
-    summary = import_sba(sba_slice, out, naics_path=NAICS_FILE, profile_until="2004-10-01")
+    summary = import_sba(SBA_FILE, out, naics_path=NAICS_FILE, profile_until="2004-10-01")
     return summary, read_tables(out), out
 
 
@@ -83,14 +77,14 @@ def test_lender_kind_comes_from_the_lenders_name(name: str, kind: str) -> None:
 
 def test_sba_slice_becomes_four_valid_tables(sba_tables) -> None:
     summary, tables, out = sba_tables
-    assert (summary.problems, summary.enterprises) == (3000, 3000)
-    served = 3000 - (sba_rows(3000)["Bank"].str.strip() == "").sum()
+    assert (summary.problems, summary.enterprises) == (SBA_LOANS, SBA_LOANS) == (len(sba_rows()),) * 2
+    served = SBA_LOANS - (sba_rows()["Bank"].str.strip() == "").sum()
     # every served loan is accepted when approved; those that ended add how (paid in full, charged off)
     accepted = tables.outcomes[tables.outcomes["status"] == "accepted"]
     assert len(accepted) == served == accepted["problem_id"].nunique()
     assert set(tables.outcomes["status"]) <= {"solved", "failed", "accepted"}
-    assert len(tables.outcomes) - served == (sba_rows(3000)["MIS_Status"].str.strip().isin(["P I F", "CHGOFF"])
-                                             & (sba_rows(3000)["Bank"].str.strip() != "")).sum()
+    assert len(tables.outcomes) - served == (sba_rows()["MIS_Status"].str.strip().isin(["P I F", "CHGOFF"])
+                                             & (sba_rows()["Bank"].str.strip() != "")).sum()
     assert read_import_manifest(out)["profile_until"] == "2004-10-01"
     loan = tables.problems.set_index("problem_id").loc["P1000014003"]
     assert "Hobby, Toy, and Game Stores" in loan["text"] and "Evansville, Indiana" in loan["text"]
@@ -101,7 +95,7 @@ def test_sba_slice_becomes_four_valid_tables(sba_tables) -> None:
 
 def test_sba_status_maps_paid_in_full_to_solved_and_charged_off_to_failed(sba_tables) -> None:
     _, tables, _ = sba_tables
-    raw = sba_rows(3000).set_index("LoanNr_ChkDgt")
+    raw = sba_rows().set_index("LoanNr_ChkDgt")
     ended = tables.outcomes[tables.outcomes["status"] != "accepted"]
     status = ended.set_index("outcome_id")["status"]
     mis = raw.loc[status.index.str[1:], "MIS_Status"].to_numpy()
@@ -125,7 +119,7 @@ def test_lender_regions_are_its_home_state_and_the_states_it_served_before_the_c
 
 
 def test_post_loan_columns_do_not_reach_enterprises_problems_or_institutions(naics) -> None:
-    raw = sba_rows(3000)
+    raw = sba_rows()
     shuffled = raw.copy()
     rng = np.random.default_rng(7)
     for column in SBA_POST_LOAN:
@@ -149,7 +143,7 @@ def test_kiva_post_loan_columns_do_not_reach_enterprises_problems_or_institution
 
 
 def test_institution_profiles_ignore_records_from_the_cutoff_on(naics) -> None:
-    raw = sba_rows(3000)
+    raw = sba_rows()
     later = pd.to_datetime(raw["ApprovalDate"], format="%m/%d/%Y") >= pd.Timestamp("2004-10-01")
     assert later.any()
     edited = raw.copy()
@@ -164,7 +158,7 @@ def test_institution_profiles_ignore_records_from_the_cutoff_on(naics) -> None:
 def test_kiva_file_becomes_valid_tables_with_partner_names_where_known(tmp_path: Path) -> None:
     summary = import_kiva(KIVA_FILE.parent, tmp_path)
     tables = read_tables(tmp_path)
-    assert summary.problems == 1218 and len(tables.institutions) == 20
+    assert summary.problems == KIVA_LOANS and len(tables.institutions) == KIVA_PARTNERS
     names = tables.institutions.set_index("institution_id")["name"]
     assert not names["K199"].startswith("Kiva field partner")  # named in the 2013 list
     assert names["K311"] == "Kiva field partner 311"  # created after 2013
@@ -185,14 +179,18 @@ def test_kiva_sectors_use_the_activity_where_it_is_more_precise() -> None:
 runner = CliRunner()
 
 
-def test_cli_imports_both_datasets(tmp_path: Path, sba_slice: Path) -> None:
-    result = runner.invoke(app, ["import-real", "sba", str(sba_slice), "--out", str(tmp_path / "sba"),
+def test_cli_imports_both_datasets(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["import-real", "sba", str(SBA_FILE), "--out", str(tmp_path / "sba"),
                                  "--naics", str(NAICS_FILE)])
     assert result.exit_code == 0, result.output
-    assert "3,000 problems" in result.output
+    assert f"{SBA_LOANS:,} problems" in result.output
+    # counts are printed with thousands separators (the staged outcomes number more than a thousand)
+    outcomes = len(read_tables(tmp_path / "sba").outcomes)
+    assert outcomes >= 1000 and f"{outcomes:,} outcomes" in " ".join(result.output.split())
+    assert f"{outcomes:,}" != str(outcomes)
     result = runner.invoke(app, ["import-real", "kiva", str(KIVA_FILE.parent), "--out", str(tmp_path / "kiva")])
     assert result.exit_code == 0, result.output
-    assert read_tables(tmp_path / "kiva").institutions.shape[0] == 20
+    assert read_tables(tmp_path / "kiva").institutions.shape[0] == KIVA_PARTNERS
 
 
 def test_a_kiva_file_given_as_sba_names_the_missing_sba_columns(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from matching.errors import InvalidInput
 from matching.records import CATEGORIES, INSTITUTION_KINDS, LENDER_KINDS, OUTCOME_STATUSES, SECTORS
+from matching.tables.files import read_tables
 from service.cli import app
 from training.simulator.generate import FILES, SimulatedData, SimulationConfig, generate, simulate, write
 from training.simulator.institutions import ARCHETYPES, fit_matrix, make_institutions
@@ -120,9 +121,8 @@ def test_ids_follow_the_contract_pattern(small: SimulatedData) -> None:
 
 
 def test_the_written_folder_passes_the_table_contract(small: SimulatedData, tmp_path: Path) -> None:
-    tables = pytest.importorskip("matching.tables.files")
     rows = write(small, tmp_path)
-    read = tables.read_tables(tmp_path)
+    read = read_tables(tmp_path)
     assert len(read.problems) == rows["problems.csv"] == len(small.problems)
     assert len(read.outcomes) == rows["outcomes.csv"]
     assert set(rows) == set(FILES)

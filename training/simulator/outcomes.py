@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from matching.records import CATEGORIES, INSTITUTION_KINDS, LENDER_KINDS
+from training.simulator import load_data
 from training.simulator.institutions import ARCHETYPES, KIND_SHARES, InstitutionSet, fit_matrix
 
 __all__ = ["OUTCOME_COLUMNS", "GROUND_TRUTH_SCHEMA", "CASEWORKERS", "pair_noise", "success_probability",
@@ -32,13 +33,8 @@ __all__ = ["OUTCOME_COLUMNS", "GROUND_TRUTH_SCHEMA", "CASEWORKERS", "pair_noise"
 OUTCOME_COLUMNS = ("outcome_id", "problem_id", "institution_id", "status", "amount", "recorded_at", "recorded_by")
 GROUND_TRUTH_SCHEMA = pa.schema([("problem_id", pa.string()), ("institution_id", pa.string()),
                                  ("p_success", pa.float64())])
-# Caseworkers' user names, four per district office.
-CASEWORKERS: tuple[tuple[str, ...], ...] = (
-    ("li.na", "wang.fang", "zhang.wei", "liu.yang"), ("chen.jing", "yang.lei", "zhao.min", "huang.tao"),
-    ("zhou.li", "wu.qiang", "xu.hui", "sun.jie"), ("hu.bin", "zhu.yan", "gao.feng", "lin.xia"),
-    ("he.ping", "guo.hong", "ma.jun", "luo.qing"), ("liang.yu", "song.mei", "zheng.hao", "xie.ting"),
-    ("han.bo", "tang.lan", "feng.kai", "deng.rui"), ("cao.xin", "peng.yun", "zeng.hua", "xiao.dan"),
-)
+# Caseworkers' user names, four per district office (data/words.json).
+CASEWORKERS: tuple[tuple[str, ...], ...] = tuple(tuple(names) for names in load_data("words.json")["caseworkers"])
 
 # The truth, on the logit scale.
 _BASE, _FIT, _TWO_NEEDS = -3.2, 4.5, -0.3
