@@ -6,12 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import Ctx, QueryCheckedRoute
 from service.api.metrics import CONTENT_TYPE_LATEST
 from service.api.schemas import HealthOut, ReadyOut
+from service.store import ping
 
 router = APIRouter(tags=["health"], route_class=QueryCheckedRoute)
 
@@ -24,8 +24,7 @@ async def healthz() -> dict[str, Any]:
 
 def _database_reachable(ctx: Ctx) -> str:
     try:
-        with ctx.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        ping(ctx.engine)
     except Exception as error:  # any failure means "not ready"; the type is enough to say why
         return f"unreachable ({type(error).__name__})"
     return "ok"
