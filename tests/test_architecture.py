@@ -1,6 +1,7 @@
 """The layout the design card fixes, enforced: service -> training -> matching (matching imports neither), the
 engine's pipeline steps each in a module or package of its own under ``matching/``, knowing neither the
-orchestrating ``Matcher`` nor table files; the HTTP side leaves every query to the store."""
+orchestrating ``Matcher`` nor table files; the web console imports nothing from the API, and the HTTP side
+leaves every query to the store."""
 
 from __future__ import annotations
 
@@ -108,6 +109,18 @@ def imports_of(path: Path) -> set[str]:
             module = ".".join([*base, *([node.module] if node.module else [])])
             names.update(f"{module}.{alias.name}" for alias in node.names)
     return names
+
+
+def test_the_web_console_imports_nothing_from_the_api() -> None:
+    """One way between the two: the API's app mounts the console (``service.api.app`` imports ``service.web``);
+    the console is the page and its files, and uses nothing of ``service.api``."""
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(m for m in imports_of(path) if m == "service.api"
+                                            or m.startswith("service.api."))
+        for path in (ROOT / "service" / "web").rglob("*.py")
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+    assert "service.web.mount_console" in imports_of(ROOT / "service" / "api" / "app.py")
 
 
 def test_the_api_and_the_console_leave_sql_to_the_store() -> None:

@@ -51,6 +51,7 @@ from service.api.middleware import RequestMiddleware
 from service.api.refits import Refits
 from service.api.routes import admin, audit, cases, exports, health, model, outcomes, recommendations
 from service.api.routes import records as record_routes
+from service.api.routes.console import console_api_router
 from service.api.search import NameIndexes
 from service.api.security import KeyRing, hash_key
 from service.api.state import CURRENT, ModelState
@@ -172,9 +173,9 @@ def create_app(
     app.add_middleware(SecurityHeaders, docs_paths=frozenset({"/docs", "/docs/oauth2-redirect"} if docs else ()))
     # Each router carries its full prefix (``/v1``), so a route's template is its whole path (metrics, logs).
     for router in (health.router, recommendations.router, record_routes.router, outcomes.router, model.router,
-                   admin.router, exports.router, audit.router, cases.router):
+                   admin.router, exports.router, audit.router, cases.router, console_api_router(settings)):
         app.include_router(router)
-    mount_console(app, settings)
+    mount_console(app)
     return app
 
 

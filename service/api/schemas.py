@@ -26,7 +26,7 @@ __all__ = [
     "EnterpriseHit", "ProblemHit", "InstitutionHit", "EnterpriseHits", "ProblemHits", "InstitutionHits",
     "OutcomeIn", "OutcomeOut", "OutcomePage",
     "ModelOut", "ReloadIn", "ReloadOut", "KeyIn", "KeyOut", "KeyCreatedOut", "HealthOut", "ReadyOut",
-    "AuditEventOut", "AuditPage", "AuditEntity",
+    "AuditEventOut", "AuditPage", "AuditEntity", "MeOut", "RunOut", "RunsOut",
 ]
 
 MAX_ID = 64
@@ -442,3 +442,27 @@ class ReadyOut(BaseModel):
     served_version: str | None = Field(description="the model version this worker serves")
     desired_version: str | None = Field(description="the version the fleet should serve; null before any reload")
     matches_desired: bool
+
+
+# ------------------------------------------------------------------------------------------- console
+
+
+class MeOut(BaseModel):
+    key_id: str = Field(description="the id of the presented key (never the key itself)")
+    name: str | None
+    role: Role
+
+
+class RunOut(BaseModel):
+    run_id: str | None
+    version: str
+    started: str | None = Field(description="when the run started (ISO 8601, UTC)")
+    aliases: str = Field(description="registry aliases of the run's model version, comma-separated")
+    metrics: dict[str, float] = Field(description="metric name -> value; baselines carry suffixes such as "
+                                                  "_text_baseline, _popularity, _oracle")
+
+
+class RunsOut(BaseModel):
+    source: str = Field(description="mlflow, bundles or none: where the runs were read")
+    mlflow_ui_url: str | None = Field(description="the MLflow UI, when one is configured")
+    runs: list[RunOut] = Field(description="newest first")
