@@ -153,10 +153,10 @@ def create_app(
         context.refits.start()
         if freeze_gc:
             # What exists now (libraries, the catalogue, the model, caches) lives as long as the process. Left in
-            # the collector's oldest generation, every full collection walks all of it: ~140 ms each under
-            # load (measured: 2 in a 20 s benchmark), a pause for every request in flight. Frozen, it is left
-            # out of collections (3 full collections then took 4.7 ms in all). For a process serving one app
-            # (``smematch serve``), not for tests that build many apps in one process.
+            # the collector's oldest generation, every full collection walks all of it, a pause for every
+            # request in flight; frozen, it is left out of collections (``benchmarks/bench_api.py`` shows the
+            # p99 latency this keeps down). For a process serving one app (``smematch serve``), not for tests
+            # that build many apps in one process.
             gc.collect()
             gc.freeze()
         background = [asyncio.create_task(_follow(context, built_from, refresh_seconds, lock)),
@@ -278,10 +278,10 @@ async def _drain(logbook: LogBook, every: float) -> None:
 
 
 def _telemetry_options(settings: Settings) -> dict[str, Any]:
-    """FastAPI's own OpenTelemetry (from 0.165, when opentelemetry is installed: mlflow brings it) only with
-    ``SMEMATCH_OPENTELEMETRY=true``. The service reports through ``/metrics`` and its JSON logs; left on but
-    unconfigured, FastAPI still asks for the global providers on every request (~4% of a recommendation's
-    HTTP handling, profiled)."""
+    """FastAPI's own OpenTelemetry (FastAPI 0.165 and later, when opentelemetry is installed: mlflow brings it)
+    only with ``SMEMATCH_OPENTELEMETRY=true``. The service reports through ``/metrics`` and its JSON logs; left
+    on but unconfigured, FastAPI still asks for the global providers on every request, work a recommendation
+    pays for nothing (``benchmarks/bench_api.py``)."""
     if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
         return {}
     if settings.opentelemetry:
