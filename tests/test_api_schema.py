@@ -7,6 +7,7 @@ operation, no shrinking, a step limit) to stay within a few minutes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,145 @@ def test_the_stateful_phase_as_an_admin_conforms_and_leaves_an_admin(live: Live)
     listed = httpx.get(f"{base_url}/v1/admin/keys", headers={"X-API-Key": admin}, timeout=30)
     assert listed.status_code == 200
     assert any(key["role"] == "admin" and not key["revoked"] for key in listed.json())
+
+
+# ------------------------------------------------------------------------------------------- the document itself
+
+# FastAPI's own validation-error schemas, in case they ever appear: the service answers 422 in its ErrorBody.
+FASTAPI_SCHEMAS = {"HTTPValidationError", "ValidationError"}
+# The operations a client of the service uses most: each carries examples of what it takes and returns.
+MAIN_OPERATIONS = [
+    ("post", "/v1/recommendations"),
+    ("post", "/v1/outcomes"),
+    ("get", "/v1/outcomes"),
+    ("get", "/v1/problems/{problem_id}"),
+    ("post", "/v1/problems/{problem_id}/escalate"),
+    ("get", "/v1/escalations"),
+    ("post", "/v1/escalations/{problem_id}/resolution"),
+    ("get", "/v1/cases/overview"),
+    ("get", "/v1/model"),
+    ("post", "/v1/admin/model/reload"),
+    ("get", "/v1/enterprises"),
+    ("get", "/v1/problems"),
+    ("get", "/v1/institutions"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+]
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+INTERNAL_NAME = re.compile(r"\b(service|matching|training)\.[a-z_]+")
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    """The OpenAPI document as the app serves it at /openapi.json (no store needed to serve it)."""
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+    from service.settings import Settings
+
+    answer = TestClient(create_app(Settings(database_url="sqlite://", docs_enabled=True))).get("/openapi.json")
+    assert answer.status_code == 200
+    return answer.json()
+
+
+def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _texts(node: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    """Every description and summary in the document, with where it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("description", "summary") and isinstance(value, str):
+                yield f"{where}/{key}", value
+            elif key not in ("examples", "example"):  # examples are data, written as a client would send it
+                yield from _texts(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for position, value in enumerate(node):
+            yield from _texts(value, f"{where}[{position}]")
+
+
+def test_every_schema_and_every_field_of_the_document_is_described(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    assert len(schemas) >= 50
+    described = [name for name, schema in schemas.items() if schema.get("description", "").strip()]
+    assert len(described) / len(schemas) >= 0.9
+    assert sorted(set(schemas) - set(described) - FASTAPI_SCHEMAS) == []
+    undescribed_fields = [f"{name}.{field}" for name, schema in schemas.items() if name not in FASTAPI_SCHEMAS
+                          for field, value in schema.get("properties", {}).items()
+                          if not value.get("description", "").strip()]
+    assert undescribed_fields == []
+
+
+def test_the_document_is_written_for_a_client_not_for_the_code(document: dict[str, Any]) -> None:
+    """Markdown, not reStructuredText (no double backticks), and no names of the service's own modules."""
+    found = [(where, text) for where, text in _texts(document) if "``" in text or INTERNAL_NAME.search(text)]
+    assert found == []
+
+
+def test_every_operation_has_a_summary_and_a_description(document: dict[str, Any]) -> None:
+    operations = [(method, path, operation) for path, item in document["paths"].items()
+                  for method, operation in item.items()]
+    assert len(operations) >= 30
+    bare = [f"{method.upper()} {path}" for method, path, operation in operations
+            if not operation.get("summary", "").strip() or not operation.get("description", "").strip()]
+    assert bare == []
+
+
+def _request_examples(document: dict[str, Any], operation: dict[str, Any]) -> list[Any] | None:
+    """The examples of an operation's JSON body: the operation's own, else those of its schema (every one of a
+    choice of schemas must have some); None for an operation without a body."""
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if body is None:
+        return None
+    if body.get("examples"):
+        return [example["value"] for example in body["examples"].values()]
+    schema = body["schema"]
+    choices = [_resolve(document, one) for one in schema.get("oneOf", schema.get("anyOf", [schema]))
+               if one.get("type") != "null"]  # an optional body: null needs no example
+    return [example for choice in choices for example in choice.get("examples", [])] if all(
+        choice.get("examples") for choice in choices) else []
+
+
+def _response_examples(document: dict[str, Any], operation: dict[str, Any]) -> list[Any]:
+    found = []
+    for status, answer in operation["responses"].items():
+        content = answer.get("content", {}).get("application/json")
+        if status.startswith("2") and content is not None:
+            found += _resolve(document, content["schema"]).get("examples", [])
+    return found
+
+
+def test_the_main_operations_carry_examples_of_what_they_take_and_return(document: dict[str, Any]) -> None:
+    missing = []
+    for method, path in MAIN_OPERATIONS:
+        operation = document["paths"][path][method]
+        if _request_examples(document, operation) == []:
+            missing.append(f"{method.upper()} {path}: request")
+        if not _response_examples(document, operation):
+            missing.append(f"{method.upper()} {path}: response")
+    assert missing == []
+    texts = _request_examples(document, document["paths"]["/v1/recommendations"]["post"]) or []
+    assert any(CJK.search(str(example.get("text", ""))) for example in texts), "a problem stated in Chinese"
+
+
+def test_every_example_in_the_document_is_a_valid_body(document: dict[str, Any]) -> None:
+    """Each schema's examples are accepted by the model the schema is made from, and the recommendation
+    examples by the request body's type: examples a client copies work."""
+    from pydantic import BaseModel, TypeAdapter
+
+    from service.api import case_schemas, schemas
+
+    models = {name: value for module in (schemas, case_schemas) for name, value in vars(module).items()
+              if isinstance(value, type) and issubclass(value, BaseModel)}
+    checked = 0
+    for name, schema in document["components"]["schemas"].items():
+        for example in schema.get("examples", []):
+            models[name].model_validate(example)
+            checked += 1
+    for example in _request_examples(document, document["paths"]["/v1/recommendations"]["post"]) or []:
+        TypeAdapter(schemas.RecommendationIn).validate_python(example)
+        checked += 1
+    assert checked >= 30

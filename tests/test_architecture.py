@@ -1,6 +1,7 @@
 """The layout the design card fixes, enforced: service -> training -> matching (matching imports neither), the
 engine's pipeline steps each in a module or package of its own under ``matching/``, knowing neither the
-orchestrating ``Matcher`` nor table files."""
+orchestrating ``Matcher`` nor table files; the web console imports nothing from the API, and the HTTP side
+leaves every query to the store."""
 
 from __future__ import annotations
 
@@ -92,3 +93,49 @@ def test_importing_the_cli_builds_no_app_engine_or_model() -> None:
     code = "import sys, service.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in {'mlflow', 'uvicorn'}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def imports_of(path: Path) -> set[str]:
+    """What ``path`` imports, by full dotted name: ``import a.b`` gives ``a.b``, ``from a.b import c`` gives
+    ``a.b.c`` (relative imports resolved against the file's package)."""
+    package = path.relative_to(ROOT).with_suffix("").parts[:-1]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_web_console_imports_nothing_from_the_api() -> None:
+    """One way between the two: the API's app mounts the console (``service.api.app`` imports ``service.web``);
+    the console is the page and its files, and uses nothing of ``service.api``."""
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(m for m in imports_of(path) if m == "service.api"
+                                            or m.startswith("service.api."))
+        for path in (ROOT / "service" / "web").rglob("*.py")
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+    assert "service.web.mount_console" in imports_of(ROOT / "service" / "api" / "app.py")
+
+
+def test_the_api_and_the_console_leave_sql_to_the_store() -> None:
+    """Every query lives in ``service.store``: the HTTP side takes an ``Engine`` to pass to the store's functions
+    and nothing else of SQLAlchemy, neither the store's tables nor its transactions."""
+    allowed_sqlalchemy = {"sqlalchemy.Engine"}
+    store_internals = {"service.store.models", "service.store.engine", "service.store.reading",
+                       "service.store.writing", "service.store.translated_errors"}
+    offenders = {}
+    for folder in ("api", "web"):
+        for path in (ROOT / "service" / folder).rglob("*.py"):
+            bad = sorted(name for name in imports_of(path)
+                         if (name.split(".")[0] == "sqlalchemy" and name not in allowed_sqlalchemy)
+                         or name in store_internals or name.startswith("service.store.models.")
+                         or (name.startswith("service.store.") and name.endswith("Row")))
+            if bad:
+                offenders[str(path.relative_to(ROOT))] = bad
+    assert offenders == {}

@@ -15,11 +15,11 @@ from fastapi.testclient import TestClient
 
 from service.api.app import create_app
 from service.api.keys import create_key
+from service.api.runs import runs_from_bundles, tracking_store_exists
 from service.settings import Settings
 from service.store import create_schema, make_engine
 from service.web import STATIC_DIR
 from service.web.headers import CONTENT_SECURITY_POLICY
-from service.web.runs import runs_from_bundles, tracking_store_exists
 
 
 @dataclass

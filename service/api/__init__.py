@@ -4,7 +4,9 @@ Modules: ``app`` (factory and lifespan), ``routes/`` (one module per resource), 
 ``schemas`` (request and response bodies), ``errors`` (the one error shape and status mapping), ``security``
 and ``keys`` (API keys), ``middleware`` and ``logs`` (limits, metrics, JSON logs), ``metrics``, ``state``
 (the served model, swapped atomically), ``batching`` and ``recommending`` (the micro-batched, logged hot
-path), ``records`` and ``search`` (queries behind the record routes). Nothing is built at import time.
+path), ``records``, ``cases`` and ``search`` (what the record and case routes do, on the store's queries:
+``service.store``), ``runs`` (recent training runs). The app mounts the web console (``service.web``), which
+imports nothing from this package. Nothing is built at import time.
 """
 
 from service.api.app import create_app

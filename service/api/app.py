@@ -35,12 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from matching.errors import InvalidInput, ModelError
 from matching.rank.rankers import MANIFEST_FILE
-from service.api import errors, keys, records
+from service.api import case_schemas, errors, keys, records, schemas
 from service.api.batching import Recommender
 from service.api.deps import Context
 from service.api.following import keep_converging, opening_ranker
@@ -51,6 +52,7 @@ from service.api.middleware import RequestMiddleware
 from service.api.refits import Refits
 from service.api.routes import admin, audit, cases, exports, health, model, outcomes, recommendations
 from service.api.routes import records as record_routes
+from service.api.routes.console import console_api_router
 from service.api.search import NameIndexes
 from service.api.security import KeyRing, hash_key
 from service.api.state import CURRENT, ModelState
@@ -64,6 +66,27 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("smematch.api")
 API_VERSION = "1.0"
+DESCRIPTION = """Match small and micro enterprises with the institutions that can solve their problems: banks,
+guarantee and microcredit companies, research institutes, colleges and government agencies.
+
+Every `/v1` route needs an API key in the `X-API-Key` header; its role (caseworker, analyst, curator, admin or
+provincial) decides what it may do. Problems may be stated in English, Chinese or both; reasons come in the
+request's language (`Accept-Language`, or `?lang=en` / `?lang=zh`). Every error has the same shape: `error`,
+`detail` (one item per field at fault) and, for server errors, `request_id`."""
+TAGS = [
+    {"name": "health", "description": "Probes and metrics, without an API key."},
+    {"name": "recommendations", "description": "Institutions ranked for a problem, with reasons."},
+    {"name": "enterprises", "description": "Search, read and edit the enterprises."},
+    {"name": "problems", "description": "Search, read and edit the enterprises' problems, with their cases."},
+    {"name": "institutions", "description": "Search, read and edit the institutions that can be recommended."},
+    {"name": "outcomes", "description": "How referrals to institutions went."},
+    {"name": "cases", "description": "Escalation to the provincial working group, its queue and resolutions."},
+    {"name": "model", "description": "The model served, training runs, and loading a new model."},
+    {"name": "admin", "description": "API keys."},
+    {"name": "exports", "description": "Outcomes and the provincial queue as spreadsheets."},
+    {"name": "audit", "description": "Who changed what, and when."},
+    {"name": "console", "description": "What the web console needs to know about its user."},
+]
 
 
 def create_app(
@@ -130,10 +153,10 @@ def create_app(
         context.refits.start()
         if freeze_gc:
             # What exists now (libraries, the catalogue, the model, caches) lives as long as the process. Left in
-            # the collector's oldest generation, every full collection walks all of it: ~140 ms each under
-            # load (measured: 2 in a 20 s benchmark), a pause for every request in flight. Frozen, it is left
-            # out of collections (3 full collections then took 4.7 ms in all). For a process serving one app
-            # (``smematch serve``), not for tests that build many apps in one process.
+            # the collector's oldest generation, every full collection walks all of it, a pause for every
+            # request in flight; frozen, it is left out of collections (``benchmarks/bench_api.py`` shows the
+            # p99 latency this keeps down). For a process serving one app (``smematch serve``), not for tests
+            # that build many apps in one process.
             gc.collect()
             gc.freeze()
         background = [asyncio.create_task(_follow(context, built_from, refresh_seconds, lock)),
@@ -161,6 +184,8 @@ def create_app(
         title="smematch",
         version=API_VERSION,
         summary="Match small and micro enterprises with the institutions that can solve their problems.",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
         lifespan=_start_up_logged(lifespan),
         docs_url="/docs" if docs else None,
         redoc_url=None,
@@ -172,10 +197,36 @@ def create_app(
     app.add_middleware(SecurityHeaders, docs_paths=frozenset({"/docs", "/docs/oauth2-redirect"} if docs else ()))
     # Each router carries its full prefix (``/v1``), so a route's template is its whole path (metrics, logs).
     for router in (health.router, recommendations.router, record_routes.router, outcomes.router, model.router,
-                   admin.router, exports.router, audit.router, cases.router):
+                   admin.router, exports.router, audit.router, cases.router, console_api_router(settings)):
         app.include_router(router)
-    mount_console(app, settings)
+    mount_console(app)
+    _document_examples_as_written(app)
     return app
+
+
+def _document_examples_as_written(app: FastAPI) -> None:
+    """Serve the request and response models' examples in the OpenAPI document as the models write them.
+
+    FastAPI leaves every null value out of the document it generates, examples included, so an example of a
+    field that is required but may be null would lose that field and no longer be a valid body.
+    """
+    examples = {
+        model.__name__: model.model_config["json_schema_extra"]["examples"]  # type: ignore[index]
+        for module in (schemas, case_schemas) for model in vars(module).values()
+        if isinstance(model, type) and issubclass(model, BaseModel)
+        and isinstance(model.model_config.get("json_schema_extra"), dict)
+        and "examples" in model.model_config["json_schema_extra"]  # type: ignore[operator]
+    }
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for name, schema in generate().get("components", {}).get("schemas", {}).items():
+                if name in examples:
+                    schema["examples"] = examples[name]
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _start_up_logged(
@@ -227,10 +278,10 @@ async def _drain(logbook: LogBook, every: float) -> None:
 
 
 def _telemetry_options(settings: Settings) -> dict[str, Any]:
-    """FastAPI's own OpenTelemetry (from 0.165, when opentelemetry is installed: mlflow brings it) only with
-    ``SMEMATCH_OPENTELEMETRY=true``. The service reports through ``/metrics`` and its JSON logs; left on but
-    unconfigured, FastAPI still asks for the global providers on every request (~4% of a recommendation's
-    HTTP handling, profiled)."""
+    """FastAPI's own OpenTelemetry (FastAPI 0.165 and later, when opentelemetry is installed: mlflow brings it)
+    only with ``SMEMATCH_OPENTELEMETRY=true``. The service reports through ``/metrics`` and its JSON logs; left
+    on but unconfigured, FastAPI still asks for the global providers on every request, work a recommendation
+    pays for nothing (``benchmarks/bench_api.py``)."""
     if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
         return {}
     if settings.opentelemetry:

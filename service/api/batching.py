@@ -1,16 +1,17 @@
 """The recommendation hot path: a micro-batcher that answers concurrent requests with one engine call.
 
-The engine is vectorised over problems: one call for 16 problems costs about 3 times one call for 1 (medians
-on the benchmark city: 1.37-1.41 ms for one problem, 4.12-4.26 ms for 16; a fixed cost per call in 80 trees,
-sparse products and a feature frame). So requests do not call the engine themselves;
-they queue a ``Job`` and await it. A loop takes *everything* queued (an idle service answers at once; a busy
-one batches what arrived while it worked, lingering up to 2 ms for the clients it just answered), groups it
-by ``k``, calls ``Matcher.recommend`` once per group on the current model snapshot (in the event loop's thread:
-the engine holds the GIL nearly all the time, so a thread would only add hand-offs), writes the recommendation
-log (one transaction per batch) in the log thread (I/O: the loop serves other requests meanwhile), and only
-then answers the waiting requests and takes the next batch. One stage, not a pipeline: overlapping scoring
-and logging would split the clients into two alternating groups, halve the batches and cost more CPU per
-request (measured). So was scoring in a process of its own (the clients split the same way).
+The engine is vectorised over problems, with a fixed cost per call (the trees, sparse products and a feature
+frame), so one call for many problems costs far less than one call each (``benchmarks/bench_api.py`` reports
+the engine's cost per problem at the micro-batch sizes the server reaches). So requests do not call the engine
+themselves; they queue a ``Job`` and await it. A loop takes *everything* queued (an idle service answers at
+once; a busy one batches what arrived while it worked, lingering up to ``linger_seconds`` for the clients it
+just answered), groups it by ``k``, calls ``Matcher.recommend`` once per group on the current model snapshot
+(in the event loop's thread: the engine holds the GIL nearly all the time, so a thread would only add
+hand-offs), writes the recommendation log (one transaction per batch) in the log thread (I/O: the loop serves
+other requests meanwhile), and only then answers the waiting requests and takes the next batch. One stage, not
+a pipeline: overlapping scoring and logging would split the clients into two alternating groups, halve the
+batches and cost more CPU per request, and so would scoring in a process of its own (the clients split the
+same way); ``bench_api.py`` reports the CPU time per request and the mean batch size that show it.
 
 Inputs: problems as plain rows (dicts with the keys of ``matching.understand.problems.PROBLEM_COLUMNS``; checked at the
 edge) and ``k``. Outputs: ``Recommendation`` lists in input order, already logged. The engine validates again; a
@@ -96,8 +97,8 @@ class Recommender:
                 batch.append(self._queue.get_nowait())
             jobs = [job for job, _ in batch]
             try:
-                # In the loop's own thread: a thread hop and the GIL hand-offs around it cost about 8% more CPU
-                # per request (measured); the loop would not serve other requests faster meanwhile anyway.
+                # In the loop's own thread: a thread hop and the GIL hand-offs around it cost CPU per request
+                # (``bench_api.py``), and the loop would not serve other requests faster meanwhile anyway.
                 self._score(jobs)
             except Exception as error:  # keep serving: the batch fails, the loop does not
                 for job in jobs:
@@ -141,7 +142,7 @@ class Recommender:
             groups[job.k].append(job)
         for k, group in groups.items():
             # One call per k: the engine's fixed cost per call is most of a small batch's cost. The rows go in
-            # as they are (the engine reads them column by column; a frame built here cost ~0.3 ms a call).
+            # as they are: the engine reads them column by column, and a frame built here would only add work.
             try:
                 results = matcher.recommend([row for job in group for row in job.rows], k=k)
             except Exception:

@@ -14,17 +14,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from matching.explain.reasons import Reason, reason_data, reasons_data, render
 from matching.records import RankedInstitution, Recommendation
-from service.api.records import get_records
 from service.api.security import Caller
 from service.settings import Settings
-from service.store import reading, translated_errors
 from service.store.cases import CaseRules, Move, apply_moves, escalation, history, resolution
-from service.store.models import RecommendationItemRow, RecommendationRow, table_of
+from service.store.log import logged_for_problem as logged_page
 from service.store.queue import escalation_queue, overview, problems_with_status
+from service.store.records import get_records
 
 __all__ = ["reason_out", "event_out", "problem_case", "escalate", "resolve", "queue_page", "logged_for_problem",
            "logged_reasons", "ranked_reasons_out", "problems_page", "ids_with_status", "overview_out", "engine_moves",
@@ -133,29 +132,19 @@ def queue_page(engine: Engine, *, limit: int, offset: int, language: str, **filt
 def logged_for_problem(engine: Engine, problem_id: str, *, limit: int, offset: int,
                        language: str) -> dict[str, Any]:
     """Every recommendation logged for ``problem_id``, newest first, with ranked institutions and reasons."""
-    heads, rows = table_of(RecommendationRow), table_of(RecommendationItemRow)
-    with translated_errors(), reading(engine) as connection:
-        found = connection.execute(
-            select(heads).where(heads.c.problem_id == problem_id)
-            .order_by(heads.c.created_at.desc(), heads.c.recommendation_id).limit(limit + 1).offset(offset)).all()
-        ids = [head.recommendation_id for head in found[:limit]]
-        shown: dict[str, list[Any]] = {i: [] for i in ids}
-        if ids:
-            for row in connection.execute(select(rows).where(rows.c.recommendation_id.in_(ids))
-                                          .order_by(rows.c.recommendation_id, rows.c.rank)):
-                shown[row.recommendation_id].append(row)
+    found, more = logged_page(engine, problem_id, limit=limit, offset=offset)
     items = []
-    for head in found[:limit]:
-        request = head.request or {}
+    for head in found:
+        request = head["request"] or {}
         kept = request.get("reasons") or []
-        institutions = [{"rank": row.rank, "institution_id": row.institution_id, "score": row.score,
+        institutions = [{"rank": row["rank"], "institution_id": row["institution_id"], "score": row["score"],
                          "reasons": [reason_out(r, language) for r in (kept[n] if n < len(kept) else [])]}
-                        for n, row in enumerate(shown[head.recommendation_id])]
-        items.append({"recommendation_id": head.recommendation_id, "created_at": _utc(head.created_at),
-                      "model_version": head.model_version, "escalate": request.get("escalate"),
+                        for n, row in enumerate(head["items"])]
+        items.append({"recommendation_id": head["recommendation_id"], "created_at": _utc(head["created_at"]),
+                      "model_version": head["model_version"], "escalate": request.get("escalate"),
                       "escalate_reason": reason_out(request.get("escalate_reason"), language),
                       "institutions": institutions})
-    return {"items": items, "next_offset": offset + limit if len(found) > limit else None}
+    return {"items": items, "next_offset": offset + limit if more else None}
 
 
 def logged_reasons(result: Recommendation) -> dict[str, Any]:

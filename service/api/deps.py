@@ -98,8 +98,7 @@ def requires_role(role: Role) -> Callable[[Callable[..., Any]], Callable[..., An
     reads the body (so 401/403 come before any 422, as with a ``Caseworker`` parameter) and leaves the caller
     in ``request.state.caller``; the OpenAPI document gets the same security requirement as from a role
     parameter (``SECURITY``, given as the route's ``openapi_extra``). For the one route the service answers
-    most: two dependencies fewer for FastAPI to solve (one trivial dependency cost ~30-40 us a request,
-    measured in-process on the app-wide query check)."""
+    most: two dependencies fewer for FastAPI to solve on every request (``benchmarks/bench_api.py``)."""
 
     def mark(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         endpoint.required_role = role  # type: ignore[attr-defined]
@@ -138,8 +137,8 @@ async def no_unknown_query(request: Request) -> None:
 class QueryCheckedRoute(APIRoute):
     """A route that refuses query parameters it does not take (``no_unknown_query``), for every router of the
     app (``APIRouter(route_class=QueryCheckedRoute)``). Checked before FastAPI solves the route's dependencies,
-    and only when there is a query string: as an app-wide dependency the check cost every request ~30-40 us
-    of dependency solving, a fifth of ``/healthz`` (measured in-process)."""
+    and only when there is a query string: an app-wide dependency would cost every request its dependency
+    solving, ``/healthz`` included (``benchmarks/bench_api.py`` measures both routes)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -15,19 +15,14 @@ import time
 from collections.abc import Callable
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from matching.normalise import normalize
-from service.store import EnterpriseRow, InstitutionRow, ProblemRow, reading
+from service.store.records import SEARCHABLE, searchable_texts
 
 __all__ = ["NameIndexes", "SEARCHABLE", "SCORE_CUTOFF"]
 
 SCORE_CUTOFF = 70.0
-SEARCHABLE = {
-    "enterprises": (EnterpriseRow.enterprise_id, EnterpriseRow.name),
-    "institutions": (InstitutionRow.institution_id, InstitutionRow.name),
-    "problems": (ProblemRow.problem_id, ProblemRow.text),
-}
 
 
 class NameIndexes:
@@ -47,9 +42,7 @@ class NameIndexes:
             entry = self._tables.get(table)
             if entry is not None and self._clock() - entry[0] < self.ttl_seconds:
                 return entry[1], entry[2]
-        key, text = SEARCHABLE[table]
-        with reading(self.engine) as connection:
-            rows = connection.execute(select(key, text).order_by(key)).all()
+        rows = searchable_texts(self.engine, table)
         ids = [row[0] for row in rows]
         texts = [normalize(row[1]) for row in rows]
         with self._lock:

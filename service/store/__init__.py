@@ -11,17 +11,36 @@ schema once with ``create_schema(engine)`` (the Alembic migrations to the head) 
     tables = load_tables(engine)                                  # the frames read_tables returns
     outcome, created = record_outcome(engine, Outcome(...))       # idempotent on outcome_id
 
-Modules: ``models`` (ORM schema), ``engine`` (URLs, SQLite pragmas, transactions), ``bulk`` (import and
-load), ``outcomes`` (idempotent outcome writes), ``log`` (the recommendation log), ``lookup`` (single
-records), ``migrate`` (Alembic: ``upgrade_schema``, ``current_revision``), ``serving`` (the fleet's model
-version), ``cases`` (a problem's lifecycle as events), ``queue`` (cases by status, the provincial queue, the
-overview), ``clock`` (times as stored), ``errors`` (``OutcomeConflict``, ``CaseConflict``, ``StoreError``).
+Modules: ``models`` (ORM schema), ``engine`` (URLs, SQLite pragmas, transactions, ``ping``), ``bulk``
+(import and load), ``outcomes`` (idempotent outcome writes), ``log`` (the recommendation log), ``lookup``
+(single records), ``records`` (records as the HTTP API shapes them: read, list, replace with an audit event;
+outcomes by filter), ``keys`` (API keys by hash), ``audit`` (the audit trail), ``migrate`` (Alembic:
+``upgrade_schema``, ``current_revision``), ``serving`` (the fleet's model version), ``cases`` (a problem's
+lifecycle as events), ``queue`` (cases by status, the provincial queue, the overview), ``spool`` (the local
+spool of the recommendation log), ``clock`` (times as stored), ``errors`` (``OutcomeConflict``,
+``CaseConflict``, ``StoreError``).
 """
 
 from service.store.bulk import ImportSummary, Progress, TableCounts, count_rows, import_tables, load_tables
-from service.store.engine import checkpoint, create_schema, database_url, describe, make_engine, reading, writing
+from service.store.engine import (
+    checkpoint,
+    create_schema,
+    database_url,
+    describe,
+    make_engine,
+    ping,
+    reading,
+    writing,
+)
 from service.store.errors import OutcomeConflict, StoreError, translated_errors
-from service.store.log import LoggedRecommendation, get_logged, log_recommendation, log_recommendations, text_hash
+from service.store.log import (
+    LoggedRecommendation,
+    get_logged,
+    log_recommendation,
+    log_recommendations,
+    propensity_log,
+    text_hash,
+)
 from service.store.lookup import get_enterprise, get_institution, get_outcome, get_problem, problems_of
 from service.store.migrate import current_revision, head_revision, upgrade_schema
 from service.store.models import (
@@ -42,6 +61,7 @@ from service.store.serving import DesiredModel, desired_model, set_desired_model
 __all__ = [
     "make_engine",
     "checkpoint",
+    "ping",
     "create_schema",
     "database_url",
     "describe",
@@ -60,6 +80,7 @@ __all__ = [
     "log_recommendations",
     "LoggedRecommendation",
     "get_logged",
+    "propensity_log",
     "text_hash",
     "get_enterprise",
     "get_problem",

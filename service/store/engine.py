@@ -14,13 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from matching.errors import InvalidInput, Issue
 
-__all__ = ["make_engine", "create_schema", "database_url", "writing", "reading", "describe", "checkpoint"]
+__all__ = ["make_engine", "create_schema", "database_url", "writing", "reading", "describe", "checkpoint", "ping"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "smematch_write"
@@ -110,6 +110,13 @@ def checkpoint(engine: Engine) -> tuple[int, int] | None:
     finally:
         connection.close()
     return int(frames), int(copied)
+
+
+def ping(engine: Engine) -> None:
+    """Run ``SELECT 1`` on a connection of ``engine``; raises whatever the driver raises when the database
+    does not answer."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 def create_schema(engine: Engine) -> None:

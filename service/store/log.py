@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select, text
+import pandas as pd
+from sqlalchemy import Connection, Engine, Table, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from matching.errors import InvalidInput, Issue
@@ -27,7 +28,8 @@ from service.store.models import RecommendationItemRow, RecommendationRow, table
 from service.store.outcomes import naive_utc, utc_now
 
 __all__ = ["LoggedRecommendation", "log_recommendation", "log_recommendations", "log_rows", "write_log_rows",
-           "check_log_writable", "text_hash", "get_logged"]
+           "check_log_writable", "text_hash", "get_logged", "logged_for_problem",
+           "propensity_log"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,3 +173,34 @@ def get_logged(engine: Engine, recommendation_id: str) -> dict[str, Any] | None:
             select(rows).where(rows.c.recommendation_id == recommendation_id).order_by(rows.c.rank)
         ).all()
     return {**head._asdict(), "items": [row._asdict() for row in shown]}
+
+
+def logged_for_problem(engine: Engine, problem_id: str, *, limit: int,
+                       offset: int = 0) -> tuple[list[dict[str, Any]], bool]:
+    """A page of the recommendations logged for ``problem_id``, newest first (ties by id), each as plain data
+    with its ``items`` ordered by rank; and whether more follow the page."""
+    heads, rows = table_of(RecommendationRow), table_of(RecommendationItemRow)
+    with translated_errors(), reading(engine) as connection:
+        found = connection.execute(
+            select(heads).where(heads.c.problem_id == problem_id)
+            .order_by(heads.c.created_at.desc(), heads.c.recommendation_id).limit(limit + 1).offset(offset)).all()
+        page = [head._asdict() for head in found[:limit]]
+        shown: dict[str, list[dict[str, Any]]] = {head["recommendation_id"]: [] for head in page}
+        if shown:
+            for row in connection.execute(select(rows).where(rows.c.recommendation_id.in_(list(shown)))
+                                          .order_by(rows.c.recommendation_id, rows.c.rank)):
+                shown[row.recommendation_id].append(row._asdict())
+    return [{**head, "items": shown[head["recommendation_id"]]} for head in page], len(found) > limit
+
+
+def propensity_log(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The recommendation log as training reads it: ``recommendations`` (recommendation_id, problem_id) and
+    ``recommendation_items`` (recommendation_id, institution_id, propensity) as frames; None when the store has
+    no log tables (a store made before the log existed)."""
+    with translated_errors():
+        if not {"recommendations", "recommendation_items"} <= set(inspect(engine).get_table_names()):
+            return None
+        recommendations = pd.read_sql_table("recommendations", engine, columns=["recommendation_id", "problem_id"])
+        items = pd.read_sql_table("recommendation_items", engine,
+                                  columns=["recommendation_id", "institution_id", "propensity"])
+    return recommendations, items

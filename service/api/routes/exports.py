@@ -16,7 +16,7 @@ from service.api.schemas import Moment, Status
 router = APIRouter(prefix="/v1/exports", tags=["exports"], route_class=QueryCheckedRoute)
 
 
-@router.get("/outcomes", response_class=StreamingResponse, responses={
+@router.get("/outcomes", response_class=StreamingResponse, summary="Export outcomes as CSV", responses={
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "outcomes as CSV"},
     **responses(401, 403, 422, 503),
 })
@@ -26,7 +26,7 @@ async def export_outcomes(
     recorded_after: Annotated[Moment | None, Query(description="inclusive")] = None,
     recorded_before: Annotated[Moment | None, Query(description="exclusive")] = None,
 ) -> StreamingResponse:
-    """Every outcome matching the filters, by outcome id, streamed (bounded memory)."""
+    """Every outcome matching the filters, by outcome id, as CSV (streamed: any number of outcomes)."""
     query = records.outcome_query(
         institution_id=institution_id, enterprise_id=enterprise_id, status=status.value if status else None,
         recorded_after=recorded_after, recorded_before=recorded_before,

@@ -46,18 +46,21 @@ def _served(ctx: Ctx) -> Any:
     return ctx.state.current
 
 
-@router.get("/model", response_model=ModelOut, responses=responses(401, 403, 503))
+@router.get("/model", response_model=ModelOut, responses=responses(401, 403, 503), summary="The model served")
 async def model_info(ctx: Ctx, _: Analyst) -> dict[str, Any]:
-    """The model being served: version, metrics, when it was trained, the digest of its training data."""
+    """The model this worker serves: version, metrics, when it was trained, the digest of its training data,
+    and whether it is the version the whole fleet should serve."""
     served = _served(ctx)
     return {**served.describe(ctx.settings.models_dir), **ctx.follower.report(served.version)}
 
 
-@router.post("/admin/model/reload", response_model=ReloadOut, responses=responses(401, 403, 404, 409, 413, 422, 503))
+@router.post("/admin/model/reload", response_model=ReloadOut, responses=responses(401, 403, 404, 409, 413, 422, 503),
+             summary="Load and promote a model bundle")
 async def reload_model(ctx: Ctx, caller: Admin, body: Annotated[ReloadIn | None, Body()] = None) -> dict[str, Any]:
-    """Load, check and atomically swap in a model bundle, then make its version the one every worker serves;
-    a bad one is refused and the old one keeps serving. A swap is an audit event (the model served before and
-    after)."""
+    """Load a model bundle from the models folder (default: `current`), check it (library version, features, a
+    trial recommendation on the live catalogue), swap it in at once and make its version the one every worker
+    serves. A bundle built for other code is refused with 409, a broken one with 422; the old model keeps
+    serving. The swap is in the audit trail (the model served before and after)."""
     _served(ctx)
     folder = _bundle_folder(ctx.settings.models_dir, (body or ReloadIn()).path)
     async with ctx.model_lock:

@@ -37,11 +37,13 @@ def _shape(outcome: Outcome | dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-@router.post("/outcomes", response_model=OutcomeOut, status_code=201,
+@router.post("/outcomes", response_model=OutcomeOut, status_code=201, summary="Record an outcome",
              responses={200: {"model": OutcomeOut, "description": "a replay: the outcome as stored"},
                         **responses(401, 403, 409, 413, 422, 503)})
 async def post_outcome(body: OutcomeIn, ctx: Ctx, caller: Caseworker, response: Response) -> dict[str, Any]:
-    """Record how a problem went with an institution. Safe to retry with the same ``outcome_id``."""
+    """Record how a problem went with an institution it was referred to; the problem's case moves with it.
+    Safe to retry with the same `outcome_id` and body (200 with the outcome as stored); the same `outcome_id`
+    with another body is refused (409) naming every field that differs."""
     outcome = Outcome(
         outcome_id=body.outcome_id, problem_id=body.problem_id, institution_id=body.institution_id,
         status=body.status.value, amount=body.amount, recorded_at=body.recorded_at,
@@ -53,7 +55,8 @@ async def post_outcome(body: OutcomeIn, ctx: Ctx, caller: Caseworker, response: 
     return _shape(stored)
 
 
-@router.get("/outcomes", response_model=OutcomePage, responses=responses(401, 403, 422, 503))
+@router.get("/outcomes", response_model=OutcomePage, responses=responses(401, 403, 422, 503),
+            summary="List outcomes")
 async def list_outcomes(
     ctx: Ctx, _: Caseworker,
     problem_id: OptionalId = None, institution_id: OptionalId = None, enterprise_id: OptionalId = None,
@@ -64,7 +67,7 @@ async def list_outcomes(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
-    """Outcomes matching every filter given, oldest first."""
+    """Outcomes matching every filter given, oldest first, paged with `next_offset`."""
     query = records.outcome_query(
         problem_id=problem_id, institution_id=institution_id, enterprise_id=enterprise_id,
         status=status.value if status else None, recorded_by=recorded_by,
@@ -76,8 +79,10 @@ async def list_outcomes(
             "next_offset": offset + limit if more else None}
 
 
-@router.get("/outcomes/{outcome_id}", response_model=OutcomeOut, responses=responses(401, 403, 404, 422, 503))
+@router.get("/outcomes/{outcome_id}", response_model=OutcomeOut, responses=responses(401, 403, 404, 422, 503),
+            summary="Read an outcome")
 async def read_outcome(outcome_id: IdPath, ctx: Ctx, _: Caseworker) -> dict[str, Any]:
+    """The outcome with this id."""
     stored = await run_in_threadpool(get_outcome, ctx.engine, outcome_id)
     if stored is None:
         raise ApiError(404, f"no outcome {outcome_id!r}")

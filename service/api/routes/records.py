@@ -86,25 +86,31 @@ _PUT_RESPONSES = responses(401, 403, 412, 413, 422, 503)
 
 
 @router.get("/enterprises", response_model=EnterpriseHits, responses=responses(401, 403, 422),
-            tags=["enterprises"])
+            tags=["enterprises"], summary="Search enterprises")
 async def search_enterprises(ctx: Ctx, _: Caseworker, q: Q = None, sector: Sector | None = None,
                              region: Annotated[Short | None, Query()] = None,
                              limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
-    """Enterprises whose name matches ``q`` (Chinese or English, typos tolerated), best first."""
+    """Enterprises whose name matches `q` (Chinese or English, typos and parts of a name are fine), best first;
+    without `q`, by id. `sector` and `region` keep only the enterprises that have them."""
     where = {k: v for k, v in (("sector", sector and sector.value), ("region", region)) if v is not None}
     return {"items": await _search(ctx, "enterprises", q, limit, offset, where)}
 
 
 @router.get("/enterprises/{enterprise_id}", response_model=EnterpriseOut, responses=responses(401, 403, 404, 422),
-            tags=["enterprises"])
+            tags=["enterprises"], summary="Read an enterprise")
 async def get_enterprise(enterprise_id: IdPath, ctx: Ctx, _: Caseworker, response: Response) -> dict[str, Any]:
+    """The enterprise with this id, with its `ETag` (send it back in `If-Match` when you replace it)."""
     return await _get(ctx, "enterprises", enterprise_id, response)
 
 
 @router.put("/enterprises/{enterprise_id}", response_model=EnterpriseOut, tags=["enterprises"],
+            summary="Replace or create an enterprise",
             responses={201: {"model": EnterpriseOut, "description": "created"}, **_PUT_RESPONSES})
 async def put_enterprise(enterprise_id: IdPath, body: EnterpriseIn, ctx: Ctx, caller: Curator,
                          response: Response, if_match: IfMatch = None) -> dict[str, Any]:
+    """Replace the enterprise with this id, or create it (201) when the id is new; the edit is in the audit
+    trail. With `If-Match`, refused (412) when the enterprise changed since it was read. An enterprise in a
+    district the matcher does not know yet is taken into account within seconds."""
     stored = await run_in_threadpool(records.put_enterprise, ctx.engine, enterprise_id, body, actor=caller,
                                      if_match=if_match)
     ctx.names.invalidate("enterprises")
@@ -116,13 +122,14 @@ async def put_enterprise(enterprise_id: IdPath, body: EnterpriseIn, ctx: Ctx, ca
 # ------------------------------------------------------------------------------------------- problems
 
 
-@router.get("/problems", response_model=ProblemHits, responses=responses(401, 403, 422), tags=["problems"])
+@router.get("/problems", response_model=ProblemHits, responses=responses(401, 403, 422), tags=["problems"],
+            summary="Search problems")
 async def search_problems(ctx: Ctx, _: Caseworker, q: Q = None,
                           enterprise_id: Annotated[Id | None, Query()] = None,
                           status: Annotated[CaseStatus | None, Query(description="the case's status")] = None,
                           limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
-    """Problems whose text matches ``q``, best first; ``enterprise_id`` keeps one enterprise's. With
-    ``status``: the problems whose case has it (by id without ``q``), paged with ``next_offset``."""
+    """Problems whose text matches `q`, best first (by id without `q`); `enterprise_id` keeps one enterprise's.
+    With `status`: the problems whose case has that status, paged with `next_offset`."""
     if status is not None:
         if q is None:
             return await run_in_threadpool(cases.problems_page, ctx.engine, status.value, limit, offset,
@@ -137,18 +144,23 @@ async def search_problems(ctx: Ctx, _: Caseworker, q: Q = None,
 
 
 @router.get("/problems/{problem_id}", response_model=ProblemCaseOut, responses=responses(401, 403, 404, 422),
-            tags=["problems"])
+            tags=["problems"], summary="Read a problem and its case")
 async def get_problem(problem_id: IdPath, ctx: Ctx, _: Caseworker, response: Response,
                       language: Lang) -> dict[str, Any]:
-    """The problem with its case: ``status`` and ``history`` (every transition: who, when, why)."""
+    """The problem with its case: `status` and `history` (every move: who, when, why), reasons in the request's
+    language; with its `ETag` (send it back in `If-Match` when you replace it)."""
     found = await _get(ctx, "problems", problem_id, response)
     return await run_in_threadpool(cases.problem_case, found, ctx.engine, language)
 
 
 @router.put("/problems/{problem_id}", response_model=ProblemOut, tags=["problems"],
+            summary="Replace or create a problem",
             responses={201: {"model": ProblemOut, "description": "created"}, **_PUT_RESPONSES})
 async def put_problem(problem_id: IdPath, body: ProblemIn, ctx: Ctx, caller: Curator,
                       response: Response, if_match: IfMatch = None) -> dict[str, Any]:
+    """Replace the problem with this id, or create it (201) when the id is new; its enterprise must be stored.
+    The edit is in the audit trail; the case is left as it is. With `If-Match`, refused (412) when the problem
+    changed since it was read."""
     stored = await run_in_threadpool(records.put_problem, ctx.engine, problem_id, body, actor=caller,
                                      if_match=if_match)
     ctx.names.invalidate("problems")
@@ -159,26 +171,31 @@ async def put_problem(problem_id: IdPath, body: ProblemIn, ctx: Ctx, caller: Cur
 
 
 @router.get("/institutions", response_model=InstitutionHits, responses=responses(401, 403, 422),
-            tags=["institutions"])
+            tags=["institutions"], summary="Search institutions")
 async def search_institutions(ctx: Ctx, _: Caseworker, q: Q = None, kind: Kind | None = None,
                               active: bool | None = None, limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
-    """Institutions whose name matches ``q``, best first."""
+    """Institutions whose name matches `q` (typos and parts of a name are fine), best first; without `q`, by id.
+    `kind` and `active` keep only the institutions that have them."""
     where = {k: v for k, v in (("kind", kind and kind.value), ("active", active)) if v is not None}
     return {"items": await _search(ctx, "institutions", q, limit, offset, where)}
 
 
 @router.get("/institutions/{institution_id}", response_model=InstitutionOut,
-            responses=responses(401, 403, 404, 422), tags=["institutions"])
+            responses=responses(401, 403, 404, 422), tags=["institutions"], summary="Read an institution")
 async def get_institution(institution_id: IdPath, ctx: Ctx, _: Caseworker, response: Response) -> dict[str, Any]:
+    """The institution with this id, with its `ETag` (send it back in `If-Match` when you replace it)."""
     return await _get(ctx, "institutions", institution_id, response)
 
 
 @router.put("/institutions/{institution_id}", response_model=InstitutionOut, tags=["institutions"],
+            summary="Replace or create an institution",
             responses={201: {"model": InstitutionOut, "description": "created"}, **_PUT_RESPONSES})
 async def put_institution(institution_id: IdPath, body: InstitutionIn, ctx: Ctx, caller: Curator,
                           response: Response, if_match: IfMatch = None) -> dict[str, Any]:
-    """Replace (or create) an institution; the matcher's catalogue is refitted in the background, once for a
-    burst of edits."""
+    """Replace the institution with this id, or create it (201) when the id is new; the edit is in the audit
+    trail. With `If-Match`, refused (412) when the institution changed since it was read. Recommendations take
+    the change into account within seconds (the matcher is refitted in the background, once for a burst of
+    edits)."""
     stored = await run_in_threadpool(records.put_institution, ctx.engine, institution_id, body, actor=caller,
                                      if_match=if_match)
     ctx.names.invalidate("institutions")

@@ -1,7 +1,7 @@
 """Recent training runs for the analyst view: from the MLflow tracking store when there is one, else from the
 model bundles that every training run exports under ``<models_dir>/runs/<run_id>``.
 
-- MLflow: ``training.api.compare_runs`` (imported only when asked: mlflow takes seconds to import), used when
+- MLflow: ``training.api.compare_runs`` (imported only when asked: importing mlflow is slow), used when
   the tracking store exists (a ``sqlite:///`` file that is there, or a server URL). Any failure falls back to
   the bundles, so a broken or unreachable tracking server never breaks the page.
 - Bundles: each ``manifest.json`` holds the run's key metrics (model and baselines), its version, ``run_id``
@@ -24,7 +24,7 @@ from service.settings import Settings
 
 __all__ = ["Run", "RunsReport", "recent_runs", "runs_from_bundles", "runs_from_mlflow", "tracking_store_exists"]
 
-log = logging.getLogger("smematch.web")
+log = logging.getLogger("smematch.web")  # the console's analyst view reads these runs
 MANIFEST = "manifest.json"
 
 
