@@ -38,9 +38,9 @@ OUTPUT_COLUMNS: tuple[str, ...] = tuple(OUTPUT_SCHEMA.names)
 def fit_matcher(context: Context, ranker: Ranker, *, chunk_cells: int = 4_000_000, as_of: object = None) -> Matcher:
     """The service's matcher (``matching.tables.context.fit_matcher``: track record and history of cases, every
     enterprise's district, this month's load against capacity; all as of ``as_of`` when given) over the
-    context; ``chunk_cells`` bounds the engine's dense
-    (problems x institutions) work: 400 problems at a time at 10,000 institutions, measured fastest
-    (1.09 / 0.95 / 0.95 / 1.39 ms per problem at 1, 4, 8 and 16 million cells with the trained model)."""
+    context; ``chunk_cells`` bounds the engine's dense (problems x institutions) work: 4 million cells (400
+    problems at a time at 10,000 institutions) keeps memory bounded and is the fastest size from 1 to 16 million
+    with the trained model (``benchmarks/bench_batch.py`` times the batch with it)."""
     tables = Tables(context.enterprises, context.history_problems, context.institutions, context.outcomes)
     return fit_service_matcher(tables, ranker, chunk_cells=chunk_cells, as_of=as_of)
 
