@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select, text
+import pandas as pd
+from sqlalchemy import Connection, Engine, Table, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from matching.errors import InvalidInput, Issue
@@ -27,7 +28,7 @@ from service.store.models import RecommendationItemRow, RecommendationRow, table
 from service.store.outcomes import naive_utc, utc_now
 
 __all__ = ["LoggedRecommendation", "log_recommendation", "log_recommendations", "log_rows", "write_log_rows",
-           "check_log_writable", "text_hash", "get_logged"]
+           "check_log_writable", "text_hash", "get_logged", "logged_propensities"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,3 +172,15 @@ def get_logged(engine: Engine, recommendation_id: str) -> dict[str, Any] | None:
             select(rows).where(rows.c.recommendation_id == recommendation_id).order_by(rows.c.rank)
         ).all()
     return {**head._asdict(), "items": [row._asdict() for row in shown]}
+
+
+def logged_propensities(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The log as training reads it: ``recommendations`` (recommendation_id, problem_id) and
+    ``recommendation_items`` (recommendation_id, institution_id, propensity); None when the store has no log
+    or no logged items."""
+    if not {"recommendations", "recommendation_items"} <= set(inspect(engine).get_table_names()):
+        return None
+    recommendations = pd.read_sql_table("recommendations", engine, columns=["recommendation_id", "problem_id"])
+    items = pd.read_sql_table("recommendation_items", engine,
+                              columns=["recommendation_id", "institution_id", "propensity"])
+    return (recommendations, items) if len(items) else None
