@@ -1,15 +1,18 @@
-"""Opening model bundles for the service: refusals that name the fault without server paths, and the start-up
-fallback to the newest good bundle.
+"""Opening model bundles: the one loader of "the current bundle, else the baseline ranker", and refusals that
+name the fault.
 
-- ``open_bundle(folder, models_dir)``: ``matching.load_bundle`` (manifest schema, scikit-learn version, feature
-  names, checksum before unpickling, smoke prediction); anything else a hostile or broken pickle raises becomes a
-  ``ModelError`` too. Messages name the bundle relative to the models folder (``current``, ``runs/<id>``), never
-  by its absolute path.
-- ``start_ranker(models_dir)``: ``current`` when it loads; else the newest bundle under ``runs/`` that loads,
-  else the baseline ranker; with the reason as a ``degraded`` note (``/readyz`` shows it) when ``current``
-  was refused.
+- ``open_bundle(folder, models_dir=None)``: ``matching.load_bundle`` (manifest schema, scikit-learn version,
+  feature names, checksum before unpickling, smoke prediction); anything else a hostile or broken pickle raises
+  becomes a ``ModelError`` too. With ``models_dir``, messages name the bundle relative to it (``current``,
+  ``runs/<id>``), never by its absolute path: the server shows them.
+- ``current_ranker(models_dir)``: the bundle in ``<models_dir>/current`` when there is one, else the baseline
+  ranker (cold start). A bundle that exists but does not load raises ``ModelError`` (the CLI's rule), unless
+  ``fall_back``: then the newest bundle under ``runs/`` that loads, else the baseline ranker, with the reason as
+  a ``degraded`` note (``/readyz`` shows it).
+- ``start_ranker(models_dir)``: what the server starts with: ``current_ranker`` with ``fall_back``.
 
-Inputs: bundle folders inside the models folder. Outputs: rankers, and a note when the start-up is degraded.
+Inputs: bundle folders inside the models folder. Outputs: rankers (``Start``: the ranker, its folder and the
+note when the start-up is degraded).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from pathlib import Path
 from matching.errors import ModelError
 from matching.rank.rankers import MANIFEST_FILE, BaselineRanker, LearnedRanker, Ranker, load_bundle
 
-__all__ = ["open_bundle", "start_ranker", "Start", "shown", "CURRENT", "RUNS", "MAX_FALLBACK_TRIES"]
+__all__ = ["open_bundle", "current_ranker", "start_ranker", "Start", "shown", "CURRENT", "RUNS",
+           "MAX_FALLBACK_TRIES"]
 
 log = logging.getLogger("smematch.api")
 CURRENT = "current"
@@ -44,14 +48,15 @@ def _redacted(error: ModelError, folder: Path, models_dir: Path) -> ModelError:
     return type(error)(message)
 
 
-def open_bundle(folder: Path, models_dir: Path) -> LearnedRanker:
-    """Load and check the bundle in ``folder``; raises ``ModelError`` (``IncompatibleModel``) naming the fault."""
+def open_bundle(folder: Path, models_dir: Path | None = None) -> LearnedRanker:
+    """Load and check the bundle in ``folder``; raises ``ModelError`` (``IncompatibleModel``) naming the fault,
+    relative to ``models_dir`` when given."""
     try:
         return load_bundle(folder)
     except ModelError as error:
-        raise _redacted(error, folder, models_dir) from None
+        raise (error if models_dir is None else _redacted(error, folder, models_dir)) from None
     except Exception as error:  # an estimator of the wrong kind can fail anywhere while it is wrapped
-        name = shown(folder, models_dir)
+        name = str(folder) if models_dir is None else shown(folder, models_dir)
         raise ModelError(f"model bundle at {name} could not be opened: {type(error).__name__}") from None
 
 
@@ -72,11 +77,14 @@ def _runs_newest_first(models_dir: Path) -> list[Path]:
     return [folder for _, folder in sorted(stamped, reverse=True)]
 
 
-def start_ranker(models_dir: Path) -> Start:
-    """What to serve at start-up; see the module docstring."""
+def current_ranker(models_dir: Path, *, fall_back: bool = False) -> Start:
+    """The current model; see the module docstring. Without ``fall_back``, errors name the bundle by its path."""
     current = Path(models_dir) / CURRENT
     if not (current / MANIFEST_FILE).exists():
+        log.info("no model bundle at %s: using the baseline ranker", current)
         return Start(BaselineRanker(), None)
+    if not fall_back:
+        return Start(open_bundle(current), current)
     try:
         return Start(open_bundle(current, models_dir), current)
     except ModelError as error:
@@ -92,3 +100,9 @@ def start_ranker(models_dir: Path) -> Start:
     note = f"{refused}; no good bundle under {RUNS}/, serving the baseline ranker"
     log.warning("model bundle refused at start-up: %s", note)
     return Start(BaselineRanker(), None, note)
+
+
+def start_ranker(models_dir: Path) -> Start:
+    """What the server serves at start-up: ``current``, else the newest good bundle under ``runs/`` (degraded),
+    else the baseline ranker."""
+    return current_ranker(models_dir, fall_back=True)

@@ -1,23 +1,26 @@
-"""Where the CLI and the service get their inputs: the tables (a data folder or the store) and the current model.
+"""Where commands get their tables and how a folder of tables reaches the store.
 
-The current model is the bundle in ``<models_dir>/current`` when one exists, else the baseline ranker (cold
-start); a bundle that exists but does not load is an error, not a silent fallback.
+- ``load_tables_from(data=, db=, settings=)``: the one loader of "a data folder or the store": the folder
+  ``data``, else the database ``db``, else the configured store (``SMEMATCH_DATABASE_URL``).
+- ``import_into_store(tables, url)``: validated tables upserted into the store (schema created first), all or
+  nothing.
+
+The model these commands serve comes from ``service.bundles.current_ranker``.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from matching.errors import InvalidInput, Issue
-from matching.rank.rankers import MANIFEST_FILE, BaselineRanker, Ranker, load_bundle
 from matching.tables.files import Tables, read_tables
 from service.settings import Settings
 
-__all__ = ["load_tables_from", "current_ranker", "CURRENT_BUNDLE"]
+if TYPE_CHECKING:
+    from service.store import ImportSummary, Progress
 
-log = logging.getLogger(__name__)
-CURRENT_BUNDLE = "current"
+__all__ = ["load_tables_from", "import_into_store"]
 
 
 def load_tables_from(*, data: Path | None, db: str | None, settings: Settings) -> Tables:
@@ -37,9 +40,13 @@ def load_tables_from(*, data: Path | None, db: str | None, settings: Settings) -
         engine.dispose()
 
 
-def current_ranker(models_dir: Path) -> Ranker:
-    folder = Path(models_dir) / CURRENT_BUNDLE
-    if not (folder / MANIFEST_FILE).exists():
-        log.info("no model bundle at %s: using the baseline ranker", folder)
-        return BaselineRanker()
-    return load_bundle(folder)
+def import_into_store(tables: Tables, url: str, *, progress: Progress | None = None) -> ImportSummary:
+    """Upsert ``tables`` into the store at ``url`` in one transaction, creating its schema when new."""
+    from service.store import create_schema, import_tables, make_engine
+
+    engine = make_engine(url)
+    try:
+        create_schema(engine)
+        return import_tables(engine, tables, progress=progress)
+    finally:
+        engine.dispose()

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "project_home"]
+from matching.errors import SmematchError
+
+__all__ = ["Settings", "SettingsError", "load_settings", "project_home"]
+
+
+class SettingsError(SmematchError):
+    """Settings in the environment that are not valid; the message names each variable."""
 
 
 def project_home() -> Path:
@@ -70,3 +76,12 @@ class Settings(BaseSettings):
         if value <= 0:
             raise ValueError(f"must be positive. Got {value} instead.")
         return value
+
+
+def load_settings() -> Settings:
+    """``Settings()`` from the environment; invalid values raise ``SettingsError`` naming each variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(f"SMEMATCH_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
+        raise SettingsError(f"the settings are not valid: {problems}") from None

@@ -222,12 +222,21 @@ def test_an_unreachable_scheduler_fails_fast_with_a_clear_message(city: Path, tm
 
 
 def test_bad_options_are_reported_together(city: Path, tmp_path: Path) -> None:
-    result = batch("--data", city, "--out", tmp_path / "out.csv", "-k", "0", "--engine", "spark")
+    result = batch("--data", city, "--out", tmp_path / "out.csv", "-k", "0", "--engine", "local",
+                   "--scheduler", "tcp://127.0.0.1:9")
 
     assert result.exit_code == 2
-    for column in ("'k'", "'engine'", "'out'"):
+    for column in ("'k'", "'scheduler'", "'out'"):
         assert column in result.output
     assert np.all([not p.exists() for p in tmp_path.iterdir() if p.name.startswith("out")])
+
+
+def test_an_engine_that_is_not_a_choice_is_refused_naming_the_option(city: Path, tmp_path: Path) -> None:
+    result = batch("--data", city, "--out", tmp_path / "out.parquet", "--engine", "spark")
+
+    assert result.exit_code == 2
+    assert "'--engine'" in result.output and "'spark'" in result.output and "'local', 'dask'" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out.parquet").exists()
 
 
 def test_the_same_command_picks_up_matching_parts_without_being_told(

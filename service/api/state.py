@@ -26,11 +26,10 @@ import numpy as np
 from matching import LearnedRanker, Matcher, ModelError, Problem, Ranker
 from matching.tables.context import fit_matcher
 from matching.tables.files import Tables
-from service.bundles import open_bundle, shown, start_ranker
+from service.bundles import CURRENT, open_bundle, shown
 
-__all__ = ["Served", "ModelState", "initial_ranker", "CURRENT", "SMOKE_TEXT"]
+__all__ = ["Served", "ModelState", "CURRENT", "SMOKE_TEXT"]
 
-CURRENT = "current"
 SMOKE_TEXT = "need a bank loan to buy new equipment 需要贷款购买新设备"
 
 
@@ -81,13 +80,6 @@ class Served:
             "institutions": len(self.matcher.catalogue_),
             "catalogue_built_at": self.catalogue_built_at,
         }
-
-
-def initial_ranker(models_dir: Path) -> tuple[Ranker, Path | None]:
-    """What to serve at start-up (``service.bundles.start_ranker``): ``current``, else the newest good bundle
-    under ``runs/``, else the baseline ranker."""
-    start = start_ranker(models_dir)
-    return start.ranker, start.source
 
 
 def smoke_test(matcher: Matcher) -> None:

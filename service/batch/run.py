@@ -33,8 +33,8 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "auto_chunk_size", "BatchOptions", "run_batch",
 
 ENGINES = ("local", "dask")
 # Problems per chunk (a part file, a unit of resumption and of parallel work) when none is given: an eighth of
-# the input, so that the cores finish together (a few large chunks leave one worker with more of them than the
-# other), from 500 to 4,000 (larger chunks gain nothing in ``benchmarks/bench_batch.py``).
+# the input, so that the workers get even shares and finish together (a few large chunks leave one worker with
+# the remainder), from 500 to 4,000 (larger chunks gain nothing in ``benchmarks/bench_batch.py --chunk-size``).
 DEFAULT_CHUNK_SIZE = 4_000
 MIN_AUTO_CHUNK_SIZE = 500
 AUTO_CHUNKS = 8

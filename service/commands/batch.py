@@ -3,13 +3,12 @@
 Input: a data folder (``--data``) or the store (``--db URL``); the model bundle at ``<models_dir>/current``
 when there is one, else the baseline ranker. Output: the Parquet file (``--out``), its summary JSON beside it,
 the run's escalations as ``OUT.escalations.csv`` (the provincial queue's columns, ``service.batch.escalations``), a
-progress bar while it runs and the summary printed at the end. The work is ``service.batch.run_batch``.
+progress bar while it runs and the summary printed at the end. The work is ``service.batch.run_batch_job``.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,34 +16,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from service.commands._common import err_console, fail, out_console, reported_errors
-
-
-def _ranker_and_digest(models_dir: Path) -> tuple[Any, str]:
-    from matching import BaselineRanker, load_bundle
-
-    bundle = models_dir / "current"
-    if not (bundle / "manifest.json").is_file():
-        return BaselineRanker(), ""
-    ranker = load_bundle(bundle)
-    manifest = ranker.manifest
-    return ranker, json.dumps([manifest.get("version"), manifest.get("trained_at"), manifest.get("data_digest")])
-
-
-def _source(data: Path | None, db: str | None) -> Any:
-    from service.batch import FolderSource, TablesSource
-
-    if (data is None) == (db is None):
-        raise fail("give exactly one of --data DIR or --db URL")
-    if data is not None:
-        return FolderSource(data)
-    from service.store import describe, load_tables, make_engine
-
-    engine = make_engine(db)
-    try:
-        return TablesSource(load_tables(engine), name=describe(db))
-    finally:
-        engine.dispose()
+from service.commands._common import err_console, out_console, reported_errors
 
 
 def _show(summary: dict[str, Any], path: Path) -> None:
@@ -72,6 +44,13 @@ def _show(summary: dict[str, Any], path: Path) -> None:
     out_console.print(f"summary: {path}", highlight=False)
 
 
+class Engine(StrEnum):
+    """The choices of ``--engine`` (``service.batch.ENGINES``)."""
+
+    local = "local"
+    dask = "dask"
+
+
 def batch(
     out: Annotated[Path, typer.Option("--out", help="Output Parquet file.")],
     data: Annotated[Path | None, typer.Option("--data", help="Data folder of the four tables.")] = None,
@@ -79,7 +58,8 @@ def batch(
     k: Annotated[int, typer.Option("-k", "--k", help="Institutions per problem.")] = 5,
     assign: Annotated[bool, typer.Option("--assign", help="Give each problem at most one institution, "
                                          "within capacity, maximising the total score.")] = False,
-    engine: Annotated[str, typer.Option("--engine", help="local or dask.")] = "local",
+    engine: Annotated[Engine, typer.Option("--engine", help="Where the chunks are scored: this machine or Dask.")]
+    = Engine.local,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address "
                                                   "(tcp://host:8786); default: a local cluster.")] = None,
     chunk_size: Annotated[int | None, typer.Option(
@@ -95,36 +75,34 @@ def batch(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")] = False,
 ) -> None:
     """Recommend institutions for every problem of every enterprise and write them to Parquet."""
-    from service.batch import BatchOptions, run_batch, summary_path
-    from service.batch.escalations import write_escalations
-    from service.settings import Settings
-    from service.store.clock import utc_now
+    from service.batch import BatchOptions, run_batch_job
+    from service.settings import load_settings
 
     with reported_errors():
-        options = BatchOptions(output=out, k=k, assign=assign, engine=engine, scheduler=scheduler,
-                               chunk_size=chunk_size, resume=resume, overwrite=overwrite,
-                               n_workers=workers, as_of=as_of).validate()
-        ranker, digest = _ranker_and_digest(Settings().models_dir)
-        source = _source(data, db)
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[rate]}"),
-                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-        with Progress(*columns, console=err_console, transient=False) as progress:
-            task = progress.add_task("problems", total=None, rate="")
+        options = BatchOptions(output=out, k=k, assign=assign, engine=engine.value, scheduler=scheduler,
+                               chunk_size=chunk_size, resume=resume, overwrite=overwrite, n_workers=workers,
+                               as_of=as_of).validate()
+    with reported_errors(), _progress() as progress:
+        task = progress.add_task("problems", total=None, rate="")
 
-            def on_progress(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-                speed = progress.tasks[task].speed
-                progress.update(task, rate=f"{speed:,.0f} problems/s" if speed else "")
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+            speed = progress.tasks[task].speed
+            progress.update(task, rate=f"{speed:,.0f} problems/s" if speed else "")
 
-            summary = run_batch(source, ranker, replace(options, model_digest=digest),
-                                on_progress=on_progress, on_phase=lambda phase: progress.console.log(phase))
-        escalations = write_escalations(source, out, now=utc_now())
-        _show(summary, summary_path(out))
-        out_console.print(f"escalations: {escalations}", highlight=False)
+        job = run_batch_job(options, data=data, db=db, settings=load_settings(), on_progress=on_progress,
+                            on_phase=lambda phase: progress.console.log(phase))
+    _show(job.summary, job.summary_path)
+    out_console.print(f"escalations: {job.escalations}", highlight=False)
     from service.cli import allow_quick_exit
 
     allow_quick_exit()  # the output, its summary and every part are written, closed and renamed
+
+
+def _progress() -> Progress:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    return Progress(*columns, console=err_console, transient=False)
 
 
 def register(app: typer.Typer) -> None:

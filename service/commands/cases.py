@@ -23,12 +23,12 @@ def register(app: typer.Typer) -> None:
         """Escalate every active problem open longer than the rule allows."""
         with reported_errors():
             from service.api.cases import case_rules
-            from service.settings import Settings
+            from service.settings import load_settings
             from service.store import create_schema, make_engine
             from service.store.cases import CaseRules
             from service.store.cases import escalate_overdue as sweep
 
-            settings = Settings()
+            settings = load_settings()
             rules = case_rules(settings)
             if days is not None:
                 rules = CaseRules(failed_referrals=rules.failed_referrals, days_open=days)

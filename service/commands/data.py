@@ -8,11 +8,16 @@ summary table (rows per file, time taken) on stdout. Bad arguments are reported 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from service.commands._common import err_console, out_console, reported_errors
+
+if TYPE_CHECKING:
+    from training.simulator.generate import GenerationSummary
 
 # The CLI's names for the settings, so that issues name the option the user typed.
 _OPTIONS = {"n_enterprises": "--enterprises", "n_institutions": "--institutions", "seed": "--seed",
@@ -31,21 +36,29 @@ def generate(
                                                help="Write ground_truth.parquet.")] = True,
 ) -> None:
     """Simulate a city's enterprises, problems, institutions and outcomes, with a hidden ground truth."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
-    from service.settings import Settings
-    from training.simulator.generate import FILES, SimulationConfig
+    from service.settings import load_settings
+    from training.simulator.generate import SimulationConfig
     from training.simulator.generate import generate as simulate_to
 
     with reported_errors():
         config = SimulationConfig(enterprises, institutions, seed, outcomes, ground_truth).validate(_OPTIONS)
-        target = out if out is not None else Settings().data_dir
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err_console, transient=True) as progress:
+        target = out if out is not None else load_settings().data_dir
+        with _progress() as progress:
             task = progress.add_task("starting", total=config.n_enterprises)
             summary = simulate_to(target, config, on_progress=lambda stage, done, total: progress.update(
                 task, description=stage, completed=done))
+    out_console.print(_summary_table(summary, seed))
+
+
+def _progress() -> Progress:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=err_console, transient=True)
+
+
+def _summary_table(summary: GenerationSummary, seed: int) -> Table:
+    """Rows and size per file written, in the order of ``FILES``."""
+    from training.simulator.generate import FILES
+
     table = Table(title=f"Simulated data in {summary.out_dir}", caption=f"{summary.seconds:.1f} s, seed {seed}")
     table.add_column("file")
     table.add_column("rows", justify="right")
@@ -54,7 +67,7 @@ def generate(
         if name in summary.rows:
             size = (summary.out_dir / name).stat().st_size / 1e6
             table.add_row(name, f"{summary.rows[name]:,}", f"{size:,.1f} MB")
-    out_console.print(table)
+    return table
 
 
 def register(app: typer.Typer) -> None:

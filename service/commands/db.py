@@ -27,11 +27,11 @@ def register(app: typer.Typer) -> None:
 
 def upgrade(db: DbOption = None) -> None:
     """Migrate the store to the newest revision (creating it when empty)."""
-    from service.settings import Settings
+    from service.settings import load_settings
     from service.store import describe, make_engine, upgrade_schema
 
     with reported_errors():
-        url = db or Settings().database_url
+        url = db or load_settings().database_url
         engine = make_engine(url)
         try:
             revision = upgrade_schema(engine)
@@ -42,11 +42,11 @@ def upgrade(db: DbOption = None) -> None:
 
 def current(db: DbOption = None) -> None:
     """Show the store's revision and the newest one; exit 1 when the store is not at the newest."""
-    from service.settings import Settings
+    from service.settings import load_settings
     from service.store import current_revision, describe, head_revision, make_engine
 
     with reported_errors():
-        url = db or Settings().database_url
+        url = db or load_settings().database_url
         engine = make_engine(url)
         try:
             revision = current_revision(engine)

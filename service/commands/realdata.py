@@ -9,10 +9,8 @@ from typing import Annotated
 
 import typer
 
-from matching.errors import InvalidInput, Issue
 from service.commands._common import err_console, fail, out_console, reported_errors
-
-DATASETS = ("sba", "kiva")
+from service.imports import DATASETS, import_records
 
 
 def import_real(
@@ -31,14 +29,7 @@ def import_real(
     if dataset not in DATASETS:
         raise fail(f"dataset must be one of {', '.join(DATASETS)}. Got {dataset!r} instead.")
     with reported_errors():
-        if dataset == "sba":
-            from service.imports.sba import import_sba
-
-            summary = import_sba(path, out, naics_path=naics, profile_until=profile_until)
-        else:
-            from service.imports.kiva import import_kiva
-
-            summary = import_kiva(path, out, partners_path=partners, profile_until=profile_until)
+        summary = import_records(dataset, path, out, profile_until=profile_until, naics=naics, partners=partners)
     out_console.print(
         f"{summary.dataset}: {summary.rows_read:,} rows read -> {summary.enterprises:,} enterprises, "
         f"{summary.problems:,} problems, {summary.institutions:,} institutions, {summary.outcomes:,} outcomes "
@@ -47,24 +38,6 @@ def import_real(
         out_console.print(f"  skipped {count:,} rows: {reason}", highlight=False)
     for note in summary.notes:
         out_console.print(f"  note: {note}", highlight=False)
-
-
-def writable(path: Path, option: str, *, folder: bool) -> None:
-    """Check before any work that ``path`` (a file, or a folder made if missing) can be written; else name it."""
-    try:
-        if folder:
-            path.mkdir(parents=True, exist_ok=True)
-            probe = path / ".smematch-write-check"
-            probe.touch()
-            probe.unlink()
-        else:
-            if path.is_dir():
-                raise IsADirectoryError(21, "is a folder")
-            with path.open("a", encoding="utf-8"):
-                pass
-    except OSError as error:
-        raise InvalidInput(Issue(column=option, expected="a path that can be written",
-                                 found=f"{path}: {error.strerror or error}")) from None
 
 
 def evaluate(
@@ -91,35 +64,15 @@ def evaluate(
 ) -> None:
     """Hit@1/5/10 and MRR of finding the institution that really served each case after the split date.
 
-    ``trained`` is what serve would have answered that day: the ranker smematch train fits on the outcomes
-    recorded before the split, ranking each case through the engine with the history as of the split."""
-    from service.settings import Settings
-    from training.config import load_config
-    from training.realdata.evaluate import evaluate_folder
-    from training.realdata.runs import log_evaluation, write_rankings
+    The method "trained" is what serve would have answered that day: the ranker smematch train fits on the
+    outcomes recorded before the split, ranking each case through the engine with the history as of the split."""
+    from service.evaluation import evaluate_records
+    from service.settings import load_settings
 
-    with reported_errors():
-        if rankings is not None:
-            writable(rankings, "--rankings", folder=False)
-        if export_model is not None:
-            writable(export_model, "--export-model", folder=True)
-        settings = Settings()
-        with err_console.status("evaluating") as status:
-            report = evaluate_folder(data, split_date, exclude_top=exclude_top_lenders, seed=seed,
-                                     soft_rules=soft_rules, config=load_config(config),
-                                     progress=lambda step: status.update(step))
-        if rankings is not None:
-            write_rankings(report, rankings)
-        if export_model is not None and report.ranker is not None:
-            from matching.rank.rankers import save_bundle
-
-            save_bundle(report.ranker, export_model, extra={"evaluated": {"data": data.name,
-                                                                          "split_date": report.split_date}})
-        if track:
-            log_evaluation(report, tracking_uri=settings.mlflow_tracking_uri,
-                           artifact_root=settings.mlflow_artifact_root,
-                           params={"data": data.name, "exclude_top_lenders": exclude_top_lenders, "seed": seed,
-                                   "model_version": report.ranker.version if report.ranker else ""})
+    with reported_errors(), err_console.status("evaluating") as status:
+        report = evaluate_records(data, split_date, settings=load_settings(), exclude_top_lenders=exclude_top_lenders,
+                                  seed=seed, soft_rules=soft_rules, config=config, rankings=rankings,
+                                  export_model=export_model, track=track, progress=status.update)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -1,4 +1,5 @@
-"""CLI commands: ``smematch serve`` (the HTTP service under uvicorn) and ``smematch keys`` (API keys).
+"""CLI commands: ``smematch serve`` (the HTTP service under uvicorn, ``service.server``) and ``smematch keys``
+(API keys).
 
 ``keys create --role ROLE`` prints the new key alone on standard output, once (only its hash is stored);
 ``keys list`` shows ids, names, roles and whether revoked; ``keys revoke KEY_ID`` revokes one. Settings come
@@ -7,19 +8,23 @@ from the environment (``SMEMATCH_DATABASE_URL``, ...); uvicorn and the app are i
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from service.commands._common import fail, out_console, reported_errors
-from service.settings import Settings
+from service.settings import load_settings
 
-ROLES = ("caseworker", "analyst", "curator", "admin", "provincial")
-MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's; not imported here to keep the CLI light
+
+class Role(StrEnum):
+    """The choices of ``keys create --role`` (``service.api.schemas.Role``, not imported: it loads the app)."""
+
+    caseworker = "caseworker"
+    analyst = "analyst"
+    curator = "curator"
+    admin = "admin"
+    provincial = "provincial"
 
 
 def register(app: typer.Typer) -> None:
@@ -31,60 +36,20 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: settings, 8000).")] = None,
         workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     ) -> None:
-        """Serve the HTTP API (``/v1``, ``/docs``, ``/healthz``, ``/readyz``, ``/metrics``) with uvicorn.
+        """Serve the HTTP API (/v1, /docs, /healthz, /readyz, /metrics) with uvicorn.
 
         The store is migrated to the newest revision first, once, before any worker starts. With several
-        workers, the run gets its own ``PROMETHEUS_MULTIPROC_DIR`` (a temporary folder, removed at the end;
-        one set by the operator is used as it is), so that every scrape of ``/metrics`` sums all workers."""
-        import uvicorn
-        from pydantic import ValidationError
+        workers, the run gets its own PROMETHEUS_MULTIPROC_DIR (a temporary folder, removed at the end; one set
+        by the operator is used as it is), so that every scrape of /metrics sums all workers."""
+        from service.server import StartupFailed
+        from service.server import serve as run_server
 
-        from service.api.logs import log_config
-        from service.api.serving import uvicorn_options
-
+        with reported_errors():
+            settings = load_settings()
         try:
-            settings = Settings()
-        except ValidationError as error:
-            problems = "; ".join(f"SMEMATCH_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
-            raise fail(f"the settings are not valid: {problems}") from None
-        _upgrade(settings.database_url)
-        with _metrics_folder(workers):
-            uvicorn.run(
-                "service.api.app:app_from_environment",
-                factory=True,
-                host=host or settings.host,
-                port=port or settings.port,
-                workers=workers,
-                access_log=False,
-                log_config=log_config(settings.log_level),
-                server_header=False,
-                **uvicorn_options(settings),
-            )
-
-    @contextmanager
-    def _metrics_folder(workers: int) -> Iterator[None]:
-        if workers == 1 or os.environ.get(MULTIPROCESS_DIR):
-            yield
-            return
-        with tempfile.TemporaryDirectory(prefix="smematch-metrics-") as folder:
-            os.environ[MULTIPROCESS_DIR] = folder  # inherited by the workers uvicorn starts
-            try:
-                yield
-            finally:
-                os.environ.pop(MULTIPROCESS_DIR, None)
-
-    def _upgrade(url: str) -> None:
-        """Migrate the store before any worker starts; a failure is the one line a failed start-up prints."""
-        from matching.errors import SmematchError
-        from service.store import make_engine, upgrade_schema
-
-        engine = make_engine(url)
-        try:
-            upgrade_schema(engine)
-        except SmematchError as error:
-            raise fail(f"start-up failed: {error}", code=3) from None
-        finally:
-            engine.dispose()
+            run_server(settings, host=host, port=port, workers=workers)
+        except StartupFailed as error:
+            raise fail(str(error), code=3) from None
 
     keys = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
     app.add_typer(keys, name="keys")
@@ -92,24 +57,22 @@ def register(app: typer.Typer) -> None:
     def _engine():  # type: ignore[no-untyped-def]
         from service.store import create_schema, make_engine
 
-        engine = make_engine(Settings().database_url)
+        engine = make_engine(load_settings().database_url)
         create_schema(engine)
         return engine
 
     @keys.command("create")
     def create(
-        role: Annotated[str, typer.Option(help="caseworker, analyst, curator, admin or provincial.")],
+        role: Annotated[Role, typer.Option(help="What the key may do.")],
         name: Annotated[str | None, typer.Option(help="Who or what the key is for.")] = None,
     ) -> None:
         """Create a key and print it alone on standard output (it is shown only this once)."""
-        if role not in ROLES:
-            raise fail(f"--role must be one of {', '.join(ROLES)}. Got {role!r} instead.")
         with reported_errors():
             from service.api.keys import create_key
 
             engine = _engine()
             try:
-                key, _ = create_key(engine, role, name)
+                key, _ = create_key(engine, role.value, name)
             finally:
                 engine.dispose()
         typer.echo(key)

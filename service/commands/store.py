@@ -8,6 +8,7 @@ again changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -29,32 +30,33 @@ def import_command(
 ) -> None:
     """Validate the tables of FOLDER and upsert them into the store, all or nothing."""
     from matching.tables.files import read_tables
-    from service.settings import Settings
-    from service.store import create_schema, describe, import_tables, make_engine
+    from service.loading import import_into_store
+    from service.settings import load_settings
+    from service.store import describe
 
     with reported_errors():
-        url = db or Settings().database_url
+        url = db or load_settings().database_url
         with err_console.status(f"Validating the tables of {folder}"):
             tables = read_tables(folder)
-        engine = make_engine(url)
-        try:
-            with _progress() as progress:
-                tasks: dict[str, TaskID] = {}
-
-                def advance(table: str, done: int, total: int) -> None:
-                    if table not in tasks:
-                        tasks[table] = progress.add_task(table, total=total)
-                    progress.update(tasks[table], completed=done)
-
-                create_schema(engine)
-                summary = import_tables(engine, tables, progress=advance)
-        finally:
-            engine.dispose()
+        with _progress() as progress:
+            summary = import_into_store(tables, url, progress=_bars(progress))
     out_console.print(_summary_table(summary.tables, describe(url)))
     if summary.changed:
         out_console.print("[green]Imported.[/] Rows not in the folder were kept.")
     else:
         out_console.print("No changes: the store already held exactly these rows.")
+
+
+def _bars(progress: Progress) -> Callable[[str, int, int], None]:
+    """A bar per table, added when its first rows are written."""
+    tasks: dict[str, TaskID] = {}
+
+    def advance(table: str, done: int, total: int) -> None:
+        if table not in tasks:
+            tasks[table] = progress.add_task(table, total=total)
+        progress.update(tasks[table], completed=done)
+
+    return advance
 
 
 def _progress() -> Progress:

@@ -1,4 +1,4 @@
-"""CLI: ``smematch train``, ``smematch compare`` and ``smematch promote`` (the library is ``training.api``).
+"""CLI: ``smematch train``, ``smematch compare`` and ``smematch promote``; the work is ``service.learning``.
 
 The tracking URI, artifact root, registered model name and models folder come from ``Settings``
 (``SMEMATCH_MLFLOW_TRACKING_URI``...; ``MLFLOW_TRACKING_URI`` also works for the URI). ``training`` is imported
@@ -8,29 +8,20 @@ inside the commands, so starting the CLI stays cheap.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from service.commands._common import err_console, out_console, reported_errors
-from service.loading import load_tables_from
-from service.settings import Settings
+from service.learning import promote_version, publish_current, runs_side_by_side, train_ranker
+from service.settings import load_settings
 
 ROWS = ("ndcg_at_5", "ndcg_at_10", "map_at_5", "mrr", "gt_ndcg_at_5", "gt_ndcg_at_10", "gt_mrr", "coverage_at_10",
         "kind_diversity_at_5")
 COLUMNS = {"model": "", "text only": "_text_baseline", "popularity": "_popularity", "cold start": "_cold_start",
            "oracle": "_oracle"}
-
-
-def tracking_uri(settings: Settings) -> str:
-    """SMEMATCH_MLFLOW_TRACKING_URI when set, else MLflow's own MLFLOW_TRACKING_URI, else the embedded store."""
-    if "SMEMATCH_MLFLOW_TRACKING_URI" in os.environ:
-        return settings.mlflow_tracking_uri
-    return os.environ.get("MLFLOW_TRACKING_URI") or settings.mlflow_tracking_uri
 
 
 def _value(metrics: dict[str, float], name: str) -> str:
@@ -61,25 +52,6 @@ def bias_line(metrics: dict[str, float]) -> str:
     return text
 
 
-def _propensities_from_store(db: str) -> pd.DataFrame | None:
-    """The recommendation log's propensities, when the store has a log."""
-    from sqlalchemy import inspect
-
-    from service.store import make_engine
-    from training.dataset import propensities_from_log
-
-    engine = make_engine(db)
-    try:
-        if not {"recommendations", "recommendation_items"} <= set(inspect(engine).get_table_names()):
-            return None
-        recommendations = pd.read_sql_table("recommendations", engine, columns=["recommendation_id", "problem_id"])
-        items = pd.read_sql_table("recommendation_items", engine,
-                                  columns=["recommendation_id", "institution_id", "propensity"])
-    finally:
-        engine.dispose()
-    return propensities_from_log(recommendations, items) if len(items) else None
-
-
 def _show_promotion(promotion: Any) -> None:
     if promotion is None:
         out_console.print("[dim]not considered for promotion (use --promote-if-better or `smematch promote`)[/]")
@@ -104,23 +76,9 @@ def register(app: typer.Typer) -> None:
         """Train a ranker from outcomes, log it to MLflow, register it as challenger (champion if first)."""
         from rich.status import Status
 
-        from training.api import read_extras, train_from_tables
-        from training.config import load_config
-
-        with reported_errors():
-            settings = Settings()
-            options = load_config(config)
-            tables = load_tables_from(data=data, db=db, settings=settings)
-            propensities, truth = read_extras(data) if data is not None else (
-                _propensities_from_store(db or settings.database_url), None)
-            with Status("starting", console=err_console) as status:
-                result = train_from_tables(
-                    tables, tracking_uri=tracking_uri(settings), artifact_root=settings.mlflow_artifact_root,
-                    models_dir=settings.models_dir, experiment=experiment or settings.mlflow_experiment,
-                    registered_model_name=settings.registered_model_name, config=options, propensities=propensities,
-                    ground_truth=truth, promote_if_better=promote_if_better,
-                    source=str(data.resolve()) if data is not None else "store",
-                    progress=lambda stage: status.update(stage))
+        with reported_errors(), Status("starting", console=err_console) as status:
+            result = train_ranker(load_settings(), data=data, db=db, experiment=experiment, config=config,
+                                  promote_if_better=promote_if_better, progress=lambda stage: status.update(stage))
         out_console.print(metrics_table(result.metrics))
         out_console.print(bias_line(result.metrics))
         out_console.print(f"run {result.run_id} · registered version {result.version} (alias challenger) · "
@@ -134,16 +92,12 @@ def register(app: typer.Typer) -> None:
         limit: Annotated[int, typer.Option(help="How many recent runs.")] = 20,
     ) -> None:
         """Runs side by side: key metrics, params, data digest and which one is champion."""
-        from training.api import KEY_COMPARED, compare_runs
+        from training.api import KEY_COMPARED
         from training.plots import plot_compare
-        from training.tracking import ensure_store
 
         with reported_errors():
-            settings = Settings()
-            ensure_store(tracking_uri(settings), settings.mlflow_artifact_root)
-            runs = compare_runs(tracking_uri=tracking_uri(settings),
-                                experiment=experiment or settings.mlflow_experiment,
-                                registered_model_name=settings.registered_model_name, limit=limit)
+            settings = load_settings()
+            runs = runs_side_by_side(settings, experiment=experiment, limit=limit)
         if runs.empty:
             out_console.print("no finished runs yet: run `smematch train` first")
             return
@@ -167,37 +121,14 @@ def register(app: typer.Typer) -> None:
                                              "of every replica serves (set in the store).")] = False,
     ) -> None:
         """Make the challenger champion if it beats the champion by the configured margin; say why not."""
-        from training.api import promote_challenger
-        from training.config import load_config
-        from training.tracking import ensure_store
-
         with reported_errors():
-            settings = Settings()
-            ensure_store(tracking_uri(settings), settings.mlflow_artifact_root)
-            promotion = promote_challenger(tracking_uri=tracking_uri(settings),
-                                           registered_model_name=settings.registered_model_name,
-                                           models_dir=settings.models_dir, config=load_config(config).promotion,
-                                           version=version)
+            settings = load_settings()
+            promotion = promote_version(settings, version=version, config=config)
         _show_promotion(promotion)
         if not promotion.promoted:
             raise typer.Exit(1)
         if reload:
-            _publish_current(settings)
-
-
-def _publish_current(settings: Settings) -> None:
-    """The champion's bundle (``<models_dir>/current``) as the version the whole fleet serves."""
-    from service.fleet import publish
-    from service.loading import CURRENT_BUNDLE
-    from service.store import make_engine, upgrade_schema
-
-    with reported_errors():
-        engine = make_engine(settings.database_url)
-        try:
-            upgrade_schema(engine)
-            desired = publish(engine, settings.models_dir, settings.models_dir / CURRENT_BUNDLE,
-                              set_by="smematch promote --reload")
-        finally:
-            engine.dispose()
-    out_console.print(f"[green]served version set:[/] every worker converges on {desired.version} "
-                      f"(bundle {desired.bundle})")
+            with reported_errors():
+                desired = publish_current(settings, set_by="smematch promote --reload")
+            out_console.print(f"[green]served version set:[/] every worker converges on {desired.version} "
+                              f"(bundle {desired.bundle})")
