@@ -19,7 +19,7 @@ import typer
 
 __all__ = ["app", "main"]
 
-COMMAND_MODULES = ("data", "store", "db", "setup", "recommend", "train", "serve", "batch", "realdata", "cases")
+COMMAND_MODULES = ("data", "imports", "db", "setup", "recommend", "train", "serve", "batch", "evaluate", "cases")
 
 app = typer.Typer(
     name="smematch",

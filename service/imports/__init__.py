@@ -1,5 +1,8 @@
-"""Importers of public records (SBA 7(a) loans, Kiva loans) into the table contract, beside ``smematch import``.
+"""Bringing records in: a data folder into the store, and public records (SBA 7(a) loans, Kiva loans) as a
+data folder of the table contract.
 
+``import_into_store(tables, url)`` upserts validated tables into the store (schema created first), all or
+nothing (``smematch import``; the SQL is ``service.store``'s).
 ``import_records(dataset, path, out)`` runs the importer of ``dataset`` (one of ``DATASETS``): ``sba``
 (``service.imports.sba``) or ``kiva`` (``service.imports.kiva``).
 """
@@ -12,9 +15,12 @@ from typing import TYPE_CHECKING
 from matching.errors import InvalidInput, Issue
 
 if TYPE_CHECKING:
+    from matching.tables.files import Tables
     from service.imports.output import ImportSummary
+    from service.store import ImportSummary as StoreImportSummary
+    from service.store import Progress
 
-__all__ = ["DATASETS", "import_records"]
+__all__ = ["DATASETS", "import_records", "import_into_store"]
 
 DATASETS = ("sba", "kiva")
 
@@ -32,3 +38,15 @@ def import_records(dataset: str, path: Path, out: Path, *, profile_until: str | 
 
         return import_kiva(path, out, partners_path=partners, profile_until=profile_until)
     raise InvalidInput(Issue(column="dataset", expected=f"one of {', '.join(DATASETS)}", found=repr(dataset)))
+
+
+def import_into_store(tables: Tables, url: str, *, progress: Progress | None = None) -> StoreImportSummary:
+    """Upsert ``tables`` into the store at ``url`` in one transaction, creating its schema when new."""
+    from service.store import create_schema, import_tables, make_engine
+
+    engine = make_engine(url)
+    try:
+        create_schema(engine)
+        return import_tables(engine, tables, progress=progress)
+    finally:
+        engine.dispose()

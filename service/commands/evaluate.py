@@ -1,5 +1,5 @@
-"""CLI commands on real public records: ``import-real`` (SBA 7(a), Kiva -> the four tables) and ``evaluate``
-(find the institution that really served each later case; baselines beside the trained ranker)."""
+"""CLI command ``smematch evaluate``: on a data folder of real records (``smematch import-real``), find the
+institution that really served each later case; baselines beside the trained ranker."""
 
 from __future__ import annotations
 
@@ -9,35 +9,7 @@ from typing import Annotated
 
 import typer
 
-from service.commands._common import err_console, fail, out_console, reported_errors
-from service.imports import DATASETS, import_records
-
-
-def import_real(
-    dataset: Annotated[str, typer.Argument(help="Which records: sba (SBA 7(a) loans) or kiva (Kiva loans).")],
-    path: Annotated[Path, typer.Argument(help="The records file, or the folder holding it.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the four tables into.")],
-    profile_until: Annotated[str | None, typer.Option(
-        help="Institution profiles use records before this date only (default: sba 2004-10-01, kiva "
-             "2016-01-01). evaluate refuses an earlier split date.")] = None,
-    naics: Annotated[Path | None, typer.Option(
-        help="SBA: the NAICS 2017 descriptions CSV (default: ../naics_2017/ beside the loan file).")] = None,
-    partners: Annotated[Path | None, typer.Option(
-        help="Kiva: the partner names CSV (default: kiva_partner_names_2013.csv beside the loans file).")] = None,
-) -> None:
-    """Turn real records into enterprises, problems, institutions and outcomes tables."""
-    if dataset not in DATASETS:
-        raise fail(f"dataset must be one of {', '.join(DATASETS)}. Got {dataset!r} instead.")
-    with reported_errors():
-        summary = import_records(dataset, path, out, profile_until=profile_until, naics=naics, partners=partners)
-    out_console.print(
-        f"{summary.dataset}: {summary.rows_read:,} rows read -> {summary.enterprises:,} enterprises, "
-        f"{summary.problems:,} problems, {summary.institutions:,} institutions, {summary.outcomes:,} outcomes "
-        f"in {summary.out}", highlight=False)
-    for reason, count in summary.skipped.items():
-        out_console.print(f"  skipped {count:,} rows: {reason}", highlight=False)
-    for note in summary.notes:
-        out_console.print(f"  note: {note}", highlight=False)
+from service.commands._common import err_console, reported_errors
 
 
 def evaluate(
@@ -81,5 +53,4 @@ def evaluate(
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the CLI."""
-    app.command("import-real")(import_real)
     app.command("evaluate")(evaluate)
