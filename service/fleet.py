@@ -24,7 +24,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from matching.errors import ModelError
-from matching.rank.rankers import MANIFEST_FILE, load_bundle
+from matching.rank.rankers import MANIFEST_FILE
+from service.bundles import open_bundle
 from service.store.serving import DesiredModel, desired_model, set_desired_model
 
 __all__ = ["VERSIONS", "bundle_version", "pin_bundle", "publish", "Follower"]
@@ -69,7 +70,7 @@ def publish(engine: Engine, models_dir: Path, folder: Path, *, set_by: str | Non
     ``check``: load the bundle first (manifest, scikit-learn version, feature names, smoke prediction), so a
     broken bundle is refused here; the API's reload has checked it already on the live catalogue."""
     if check:
-        load_bundle(folder)
+        open_bundle(folder)
     version, relative = pin_bundle(models_dir, folder)
     return set_desired_model(engine, version, relative, set_by=set_by)
 

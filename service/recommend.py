@@ -15,12 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from matching.errors import InvalidInput, Issue
-from matching.rank.rankers import load_bundle
 from matching.records import Recommendation
 from matching.tables.context import as_time, check_as_of, fit_matcher, problem_frame
 from matching.tables.files import Tables
 from matching.understand.problems import PROBLEM_COLUMNS
-from service.bundles import current_ranker
+from service.bundles import current_ranker, open_bundle
 from service.loading import load_tables_from
 from service.settings import Settings
 
@@ -94,6 +93,6 @@ def recommend_problems(settings: Settings, *, text: str | None = None, input: Pa
         check_as_of(tables.outcomes, moment)
     problems = (with_known_problems(read_jsonl(input), tables) if input is not None else
                 pd.DataFrame([{"text": text, "sector": sector, "region": region, "amount": amount}]))
-    ranker = load_bundle(model) if model is not None else current_ranker(settings.models_dir).ranker
+    ranker = open_bundle(model) if model is not None else current_ranker(settings.models_dir).ranker
     matcher = fit_matcher(tables, ranker, as_of=moment)
     return matcher.recommend(problems, k=k)
