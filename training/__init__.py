@@ -10,5 +10,6 @@ Modules (import what you need; nothing heavy happens on ``import training``, and
 - ``tracking``: the MLflow store; ``pyfunc``: the self-contained MLflow model; ``registry``: aliases and
   promotion; ``plots``: PNG figures; ``api``: ``fit_ranker``, ``train_from_tables``, ``train_from_folder``,
   ``promote_challenger``, ``compare_runs``;
-- ``simulator*``: the sample-data simulator (hidden ground truth, biased logging policy).
+- ``simulator/``: the sample-data simulator (hidden ground truth, biased logging policy; word lists and
+  templates in ``simulator/data/``); ``realdata/``: evaluation on imported public records (``smematch evaluate``).
 """
