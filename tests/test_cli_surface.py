@@ -76,12 +76,15 @@ def test_the_choices_are_the_librarys() -> None:
     from service.api.schemas import Role as ApiRole
     from service.batch import ENGINES
     from service.commands.batch import Engine
+    from service.commands.imports import Dataset
     from service.commands.recommend import Language
     from service.commands.serve import Role
+    from service.imports import DATASETS
 
     assert [engine.value for engine in Engine] == list(ENGINES)
     assert [role.value for role in Role] == [role.value for role in ApiRole]
     assert [language.value for language in Language] == list(LANGUAGES)
+    assert [dataset.value for dataset in Dataset] == list(DATASETS)
 
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(path) or "smematch" for path, _ in COMMANDS])

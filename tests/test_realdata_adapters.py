@@ -220,6 +220,6 @@ def test_a_file_that_is_not_a_csv_table_is_refused_clearly(tmp_path: Path) -> No
 
 def test_an_unknown_dataset_or_missing_file_is_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["import-real", "fdic", str(KIVA_FILE), "--out", str(tmp_path)])
-    assert result.exit_code != 0 and "sba, kiva" in result.output
+    assert result.exit_code == 2 and "'sba', 'kiva'" in result.output and "fdic" in result.output
     result = runner.invoke(app, ["import-real", "kiva", str(tmp_path / "nothing.csv"), "--out", str(tmp_path)])
     assert result.exit_code != 0 and "no such file" in result.output

@@ -10,6 +10,7 @@ again changes nothing. ``import-real`` runs an importer of ``service.imports``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,8 +18,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from service.commands._common import err_console, fail, out_console, reported_errors
-from service.imports import DATASETS, import_records
+from service.commands._common import err_console, out_console, reported_errors
+from service.imports import import_records
+
+
+class Dataset(StrEnum):
+    """The choices of ``import-real``'s dataset (``service.imports.DATASETS``)."""
+
+    sba = "sba"
+    kiva = "kiva"
 
 
 def register(app: typer.Typer) -> None:
@@ -83,7 +91,7 @@ def _summary_table(counts: dict, where: str) -> Table:  # type: ignore[type-arg]
 
 
 def import_real(
-    dataset: Annotated[str, typer.Argument(help="Which records: sba (SBA 7(a) loans) or kiva (Kiva loans).")],
+    dataset: Annotated[Dataset, typer.Argument(help="Which records: sba (SBA 7(a) loans) or kiva (Kiva loans).")],
     path: Annotated[Path, typer.Argument(help="The records file, or the folder holding it.")],
     out: Annotated[Path, typer.Option("--out", help="Folder to write the four tables into.")],
     profile_until: Annotated[str | None, typer.Option(
@@ -95,10 +103,8 @@ def import_real(
         help="Kiva: the partner names CSV (default: kiva_partner_names_2013.csv beside the loans file).")] = None,
 ) -> None:
     """Turn real records into enterprises, problems, institutions and outcomes tables."""
-    if dataset not in DATASETS:
-        raise fail(f"dataset must be one of {', '.join(DATASETS)}. Got {dataset!r} instead.")
     with reported_errors():
-        summary = import_records(dataset, path, out, profile_until=profile_until, naics=naics, partners=partners)
+        summary = import_records(dataset.value, path, out, profile_until=profile_until, naics=naics, partners=partners)
     out_console.print(
         f"{summary.dataset}: {summary.rows_read:,} rows read -> {summary.enterprises:,} enterprises, "
         f"{summary.problems:,} problems, {summary.institutions:,} institutions, {summary.outcomes:,} outcomes "
