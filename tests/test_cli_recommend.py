@@ -69,7 +69,7 @@ def test_the_table_view_names_the_institutions(data: Path) -> None:
     ("arguments", "message"),
     [
         (["--text", "   "], "'text'"),
-        (["--text", "loan", "--sector", "mining"], "'sector'"),
+        (["--text", "loan", "--sector", "mining"], "--sector"),
         (["--text", "loan", "--amount", "-5"], "'amount'"),
         (["--text", "loan", "-k", "0"], "'k'"),
         (["--text", "loan", "--region", "Atlantis"], "'region'"),

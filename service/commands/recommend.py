@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from matching.explain.reasons import reason_data, reasons_data, render
-from matching.records import RankedInstitution, Recommendation
+from matching.records import SECTORS, RankedInstitution, Recommendation
 from service.commands._common import out_console, reported_errors
 from service.settings import load_settings
 
@@ -58,12 +58,15 @@ def show(result: Recommendation, language: str = "en") -> None:
     out_console.print(table)
 
 
+Sector = StrEnum("Sector", {sector: sector for sector in SECTORS})  # the choices of --sector
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def recommend(
         text: Annotated[str | None, typer.Option(help="One problem statement (English, Chinese or both).")] = None,
         input: Annotated[Path | None, typer.Option("--input", help="JSON lines: text, sector, region, amount.")] = None,
-        sector: Annotated[str | None, typer.Option(help="The enterprise's sector.")] = None,
+        sector: Annotated[Sector | None, typer.Option(help="The enterprise's sector.")] = None,
         region: Annotated[str | None, typer.Option(help="The enterprise's district.")] = None,
         amount: Annotated[float | None, typer.Option(help="Money asked for, if any.")] = None,
         k: Annotated[int, typer.Option("-k", "--k", help="How many institutions (1-50).")] = 5,
@@ -83,7 +86,8 @@ def register(app: typer.Typer) -> None:
         from service.recommend import recommend_problems
 
         with reported_errors():
-            results = recommend_problems(load_settings(), text=text, input=input, sector=sector, region=region,
+            results = recommend_problems(load_settings(), text=text, input=input,
+                                         sector=sector.value if sector else None, region=region,
                                          amount=amount, k=k, data=data, db=db, model=model, as_of=as_of)
         for result in results:
             if as_json:
