@@ -43,17 +43,6 @@ def test_package_imports_point_one_way(package: str) -> None:
 PIPELINE = ("normalise", "understand", "retrieve", "eligibility", "features", "rank", "explain", "assign")
 
 
-def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
-
-
 def step_files(step: str) -> list[Path]:
     module, package = ROOT / "matching" / f"{step}.py", ROOT / "matching" / step
     return [module] if module.is_file() else sorted(package.rglob("*.py"))
@@ -71,8 +60,8 @@ def test_each_pipeline_step_is_one_module_or_package_listed_in_order(step: str) 
 def test_pipeline_steps_know_neither_the_matcher_nor_table_files(step: str) -> None:
     offenders = {
         str(path.relative_to(ROOT)): sorted(
-            name for name in imported_modules(path)
-            if name == "matching.matcher" or name.startswith("matching.tables")
+            name for name in imports_of(path)
+            if name.split(".")[:2] in (["matching", "matcher"], ["matching", "tables"])
         )
         for path in step_files(step)
     }
@@ -139,3 +128,13 @@ def test_the_api_and_the_console_leave_sql_to_the_store() -> None:
             if bad:
                 offenders[str(path.relative_to(ROOT))] = bad
     assert offenders == {}
+
+
+def test_batch_runs_load_nothing_of_the_http_service() -> None:
+    """A batch run (``service.batch``, on a laptop or a Dask worker) imports neither the API nor the console."""
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(m for m in imports_of(path) if m.split(".")[:2] in
+                                            (["service", "api"], ["service", "web"]))
+        for path in (ROOT / "service" / "batch").rglob("*.py")
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}

@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from service.api.exports_queue import csv_bytes, flat_row
 from service.batch.sources import ProblemSource
+from service.exports import csv_bytes, flat_row
 
 __all__ = ["escalations_path", "write_escalations"]
 

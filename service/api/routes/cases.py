@@ -18,7 +18,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from service.api import cases, exports_queue
+from service import exports
+from service.api import cases
 from service.api.case_schemas import (
     EscalateIn,
     EscalationOut,
@@ -115,7 +116,7 @@ async def resolve(problem_id: IdPath, body: ResolutionIn, ctx: Ctx, caller: Prov
 
 @router.get("/exports/escalations", tags=["exports"], response_class=Response, summary="Export the queue", responses={
     200: {"content": {"text/csv": {"schema": {"type": "string"}},
-                      exports_queue.XLSX: {"schema": {"type": "string", "format": "binary"}}},
+                      exports.XLSX: {"schema": {"type": "string", "format": "binary"}}},
           "description": "the queue as CSV (UTF-8 with a byte order mark) or XLSX"},
     **responses(401, 403, 422, 503)})
 async def export_escalations(ctx: Ctx, _: CaseReader, language: Lang,
@@ -125,7 +126,7 @@ async def export_escalations(ctx: Ctx, _: CaseReader, language: Lang,
     """The whole queue (with the filters given) for a spreadsheet: CSV (UTF-8 with a byte order mark, so Excel
     reads Chinese text right) or XLSX; reasons in the request's language."""
     filters = _filters(sector, region, source, enterprise_id)
-    body, media = await run_in_threadpool(lambda: exports_queue.export(ctx.engine, format, language, **filters))
+    body, media = await run_in_threadpool(lambda: exports.export(ctx.engine, format, language, **filters))
     return Response(body, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="escalations.{format}"'})
 
