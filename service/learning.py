@@ -41,14 +41,11 @@ def tracking_uri(settings: Settings) -> str:
 
 def _store_propensities(url: str) -> pd.DataFrame | None:
     """The recommendation log's propensities, when the store has a log."""
-    from service.store import make_engine, propensity_log
+    from service.store import opened, propensity_log
     from training.dataset import propensities_from_log
 
-    engine = make_engine(url)
-    try:
+    with opened(url) as engine:
         logged = propensity_log(engine)
-    finally:
-        engine.dispose()
     return None if logged is None or not len(logged[1]) else propensities_from_log(*logged)
 
 
@@ -98,11 +95,7 @@ def promote_version(settings: Settings, *, version: str | None, config: Path | N
 def publish_current(settings: Settings, *, set_by: str) -> DesiredModel:
     """The bundle in ``<models_dir>/current`` as the version every worker of every replica serves."""
     from service.fleet import publish
-    from service.store import make_engine, upgrade_schema
+    from service.store import opened
 
-    engine = make_engine(settings.database_url)
-    try:
-        upgrade_schema(engine)
+    with opened(settings.database_url, schema=True) as engine:
         return publish(engine, settings.models_dir, settings.models_dir / CURRENT, set_by=set_by)
-    finally:
-        engine.dispose()

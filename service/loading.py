@@ -25,10 +25,7 @@ def load_tables_from(*, data: Path | None, db: str | None, settings: Settings) -
         if not Path(data).is_dir():
             raise InvalidInput(Issue(column="--data", expected="an existing folder", found=str(data)))
         return read_tables(data)
-    from service.store import load_tables, make_engine
+    from service.store import load_tables, opened
 
-    engine = make_engine(db or settings.database_url)
-    try:
+    with opened(db or settings.database_url) as engine:
         return load_tables(engine)
-    finally:
-        engine.dispose()

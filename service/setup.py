@@ -61,13 +61,11 @@ def prepare_store(settings: Settings, *, data: Path | None = None, db: str | Non
     """The store at ``db`` (default: the settings') with the data folder ``data`` loaded when it held none, and
     the first API keys created when it had none."""
     from matching.tables.files import read_tables
-    from service.store import count_rows, create_schema, describe, import_tables, make_engine
+    from service.store import count_rows, describe, import_tables, opened
 
     folder = data or settings.data_dir
     url = db or settings.database_url
-    engine = make_engine(url)
-    try:
-        create_schema(engine)
+    with opened(url, schema=True) as engine:
         loaded = None
         if count_rows(engine)["enterprises"] == 0:
             progress(f"Loading {folder} into {describe(url)}")
@@ -75,8 +73,6 @@ def prepare_store(settings: Settings, *, data: Path | None = None, db: str | Non
             loaded = {name: counts.inserted for name, counts in summary.tables.items()}
         keys_file = settings.home / KEYS_FILE
         keys = _first_keys(engine, keys_file)
-    finally:
-        engine.dispose()
     return StoreReady(describe(url), folder, loaded, keys, keys_file if keys else None)
 
 

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         with reported_errors():
             from service.api.cases import case_rules
             from service.settings import load_settings
-            from service.store import create_schema, make_engine
+            from service.store import opened
             from service.store.cases import CaseRules
             from service.store.cases import escalate_overdue as sweep
 
@@ -32,11 +32,7 @@ def register(app: typer.Typer) -> None:
             rules = case_rules(settings)
             if days is not None:
                 rules = CaseRules(failed_referrals=rules.failed_referrals, days_open=days)
-            engine = make_engine(settings.database_url)
-            try:
-                create_schema(engine)
+            with opened(settings.database_url, schema=True) as engine:
                 done = sweep(engine, rules)
-            finally:
-                engine.dispose()
         out_console.print(f"escalated {done} problem(s) open more than {rules.days_open} days"
                           if rules.days_open else "the days-open rule is off (0 days)", highlight=False)

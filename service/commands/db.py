@@ -28,30 +28,24 @@ def register(app: typer.Typer) -> None:
 def upgrade(db: DbOption = None) -> None:
     """Migrate the store to the newest revision (creating it when empty)."""
     from service.settings import load_settings
-    from service.store import describe, make_engine, upgrade_schema
+    from service.store import describe, opened, upgrade_schema
 
     with reported_errors():
         url = db or load_settings().database_url
-        engine = make_engine(url)
-        try:
+        with opened(url) as engine:
             revision = upgrade_schema(engine)
-        finally:
-            engine.dispose()
     out_console.print(f"store {describe(url)} is at revision {revision} (head)", highlight=False)
 
 
 def current(db: DbOption = None) -> None:
     """Show the store's revision and the newest one; exit 1 when the store is not at the newest."""
     from service.settings import load_settings
-    from service.store import current_revision, describe, head_revision, make_engine
+    from service.store import current_revision, describe, head_revision, opened
 
     with reported_errors():
         url = db or load_settings().database_url
-        engine = make_engine(url)
-        try:
+        with opened(url) as engine:
             revision = current_revision(engine)
-        finally:
-            engine.dispose()
     head = head_revision()
     state = "up to date" if revision == head else "behind: run `smematch db upgrade`"
     out_console.print(f"store {describe(url)}: revision {revision or 'none'}, head {head} ({state})",

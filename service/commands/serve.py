@@ -54,13 +54,6 @@ def register(app: typer.Typer) -> None:
     keys = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
     app.add_typer(keys, name="keys")
 
-    def _engine():  # type: ignore[no-untyped-def]
-        from service.store import create_schema, make_engine
-
-        engine = make_engine(load_settings().database_url)
-        create_schema(engine)
-        return engine
-
     @keys.command("create")
     def create(
         role: Annotated[Role, typer.Option(help="What the key may do.")],
@@ -69,12 +62,10 @@ def register(app: typer.Typer) -> None:
         """Create a key and print it alone on standard output (it is shown only this once)."""
         with reported_errors():
             from service.api.keys import create_key
+            from service.store import opened
 
-            engine = _engine()
-            try:
+            with opened(load_settings().database_url, schema=True) as engine:
                 key, _ = create_key(engine, role.value, name)
-            finally:
-                engine.dispose()
         typer.echo(key)
 
     @keys.command("list")
@@ -84,12 +75,10 @@ def register(app: typer.Typer) -> None:
             from rich.table import Table
 
             from service.api.keys import list_keys
+            from service.store import opened
 
-            engine = _engine()
-            try:
+            with opened(load_settings().database_url, schema=True) as engine:
                 rows = list_keys(engine)
-            finally:
-                engine.dispose()
         table = Table("key_id", "name", "role", "created (UTC)", "revoked")
         for row in rows:
             table.add_row(row["key_id"], row["name"] or "", row["role"],
@@ -101,12 +90,10 @@ def register(app: typer.Typer) -> None:
         """Revoke a key (running servers refuse it within seconds)."""
         with reported_errors():
             from service.api.keys import revoke_key
+            from service.store import opened
 
-            engine = _engine()
-            try:
+            with opened(load_settings().database_url, schema=True) as engine:
                 record = revoke_key(engine, key_id)
-            finally:
-                engine.dispose()
         if record is None:
             raise fail(f"no API key {key_id!r}")
         out_console.print(f"revoked {key_id}")

@@ -42,11 +42,7 @@ def import_records(dataset: str, path: Path, out: Path, *, profile_until: str | 
 
 def import_into_store(tables: Tables, url: str, *, progress: Progress | None = None) -> StoreImportSummary:
     """Upsert ``tables`` into the store at ``url`` in one transaction, creating its schema when new."""
-    from service.store import create_schema, import_tables, make_engine
+    from service.store import import_tables, opened
 
-    engine = make_engine(url)
-    try:
-        create_schema(engine)
+    with opened(url, schema=True) as engine:
         return import_tables(engine, tables, progress=progress)
-    finally:
-        engine.dispose()

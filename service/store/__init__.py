@@ -28,6 +28,7 @@ from service.store.engine import (
     database_url,
     describe,
     make_engine,
+    opened,
     ping,
     reading,
     writing,
@@ -60,6 +61,7 @@ from service.store.serving import DesiredModel, desired_model, set_desired_model
 
 __all__ = [
     "make_engine",
+    "opened",
     "checkpoint",
     "ping",
     "create_schema",

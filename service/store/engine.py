@@ -20,7 +20,8 @@ from sqlalchemy.exc import ArgumentError
 
 from matching.errors import InvalidInput, Issue
 
-__all__ = ["make_engine", "create_schema", "database_url", "writing", "reading", "describe", "checkpoint", "ping"]
+__all__ = ["make_engine", "opened", "create_schema", "database_url", "writing", "reading", "describe", "checkpoint",
+           "ping"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "smematch_write"
@@ -117,6 +118,20 @@ def ping(engine: Engine) -> None:
     does not answer."""
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+@contextmanager
+def opened(url: str | URL, *, schema: bool = False, **options: Any) -> Iterator[Engine]:
+    """An engine for ``url`` for the length of a ``with`` block, disposed at its end (pooled connections
+    closed), as a command that opens the store once needs; ``schema``: migrate it to the newest revision first
+    (``create_schema``). ``options`` go to ``make_engine``."""
+    engine = make_engine(url, **options)
+    try:
+        if schema:
+            create_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def create_schema(engine: Engine) -> None:
